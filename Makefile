@@ -1,0 +1,35 @@
+# The README's two commands: `make demo` and `make test`. Needs only python3 (3.11+) and make.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1:8000
+
+.PHONY: install demo test lint schema clean-demo
+
+$(VENV)/.installed: requirements.lock requirements-dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+# Embedded default: SQLite in data/, Celery eager, database nonce store. Idempotent.
+demo: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py platform_keygen
+	$(PY) manage.py demo_setup --base-url http://$(HOST)
+	$(PY) manage.py runserver $(HOST) --insecure
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+
+# Regenerate the committed OpenAPI schema after changing the API.
+schema: install
+	$(PY) manage.py spectacular --file docs/openapi.yaml --validate
+
+# Start the demo afresh: drops the embedded database and the demo keys (not the platform key).
+clean-demo:
+	rm -rf data/db.sqlite3 data/demo

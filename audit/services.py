@@ -1,0 +1,134 @@
+"""Writes to the audit log: record an event (inside the action's transaction), sequence, checkpoint."""
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from govplatform.keys import platform_key
+from govplatform.models import System
+
+from .merkle import CompactRange, leaf_hash
+from .models import AuditEvent, Checkpoint, LogLeaf, LogState, Outcome
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did it, as the log records it: plain codes, never foreign keys."""
+
+    type: str
+    id: str
+    department: str = ""
+
+    @classmethod
+    def for_user(cls, user: Any) -> "Actor":
+        return cls("user", str(user.get_username()))
+
+    @classmethod
+    def for_system(cls, system: System) -> "Actor":
+        return cls("system", system.code, system.department.code)
+
+    @classmethod
+    def anonymous(cls, claimed_key_id: str = "") -> "Actor":
+        return cls("anonymous", claimed_key_id[:150])
+
+
+def subject_hash(identifier: str) -> str:
+    """Keyed hash of a subject identifier (citizen/company id): the log never holds the raw value."""
+    key = settings.AUDIT_SUBJECT_HASH_KEY.encode()
+    return hmac.new(key, identifier.encode(), hashlib.sha256).hexdigest()
+
+
+def _check_plain(value: Any, where: str = "detail") -> None:
+    """Event details are plain JSON (str, int, bool, None, lists, str-keyed dicts): they hash stably."""
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check_plain(item, where)
+        return
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        for item in value.values():
+            _check_plain(item, where)
+        return
+    raise TypeError(f"audit {where} may hold only str, int, bool, None, lists and dicts, not {type(value)}")
+
+
+def event_record(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: str = "",
+    outcome: str = Outcome.OK,
+    reason: str = "",
+    grant_id: int | None = None,
+    purpose: str = "",
+    request_digest: str = "",
+    subjects: Iterable[str] = (),
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append an event. Must run inside the transaction of the action it records: both commit or neither."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit events are recorded inside the action's transaction (transaction.atomic)")
+    detail = dict(detail or {})
+    _check_plain(detail)
+    event = AuditEvent(
+        created_at=timezone.now(), actor_type=actor.type, actor_id=actor.id, actor_department=actor.department,
+        action=action, object_type=object_type, object_id=object_id[:128], outcome=outcome, reason=reason,
+        grant_id=grant_id, purpose=purpose[:200], request_digest=request_digest,
+        subjects=sorted(set(subjects)), detail=detail,
+    )
+    event.leaf_hash = leaf_hash(event.canonical_leaf()).hex()
+    event.save(force_insert=True)
+    transaction.on_commit(_wake_sequencer, robust=True)
+    return event
+
+
+def _wake_sequencer() -> None:
+    from .tasks import log_sequence_task  # tasks import services: import here to avoid the cycle
+
+    log_sequence_task.delay()
+
+
+def log_sequence(*, batch_size: int = 500) -> int:
+    """Give every unsequenced event the next leaf index, in id order, and sign a checkpoint.
+
+    The single sequencer: the LogState row lock makes concurrent runs wait their turn. Returns how
+    many events were appended.
+    """
+    appended = 0
+    while True:
+        with transaction.atomic():
+            state, _ = LogState.objects.select_for_update().get_or_create(pk=1)
+            pending = list(
+                AuditEvent.objects.filter(leaf__isnull=True).order_by("id").values_list("id", "leaf_hash")[:batch_size]
+            )
+            if not pending:
+                return appended
+            tree = CompactRange.from_json(state.size, state.compact_range)
+            leaves = []
+            for event_id, hash_hex in pending:
+                leaves.append(LogLeaf(index=tree.size, event_id=event_id))
+                tree.append(bytes.fromhex(hash_hex))
+            LogLeaf.objects.bulk_create(leaves)
+            state.size, state.compact_range = tree.size, tree.to_json()
+            state.save(update_fields=["size", "compact_range"])
+            checkpoint_sign(tree_size=tree.size, root=tree.root())
+            appended += len(pending)
+
+
+def checkpoint_sign(*, tree_size: int, root: bytes) -> Checkpoint:
+    """Sign the tree head with the platform key (fails, and so rolls the batch back, without the key)."""
+    key = platform_key()
+    checkpoint = Checkpoint(origin=settings.AUDIT_LOG_ORIGIN, tree_size=tree_size, root_hash=root.hex(),
+                            key_id=key.key_id, created_at=timezone.now())
+    checkpoint.signature = base64.b64encode(key.sign(checkpoint.body().encode())).decode()
+    checkpoint.save(force_insert=True)
+    return checkpoint

@@ -1,0 +1,91 @@
+"""Recompute the audit tree from the stored events and check it against every signed checkpoint.
+
+Trusts nothing stored but the platform's public key: each leaf hash is recomputed from the event's
+content, the tree is rebuilt, and each checkpoint's root and signature are checked at its size.
+"""
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from govplatform.keys import key_id_for
+
+from .merkle import CompactRange, leaf_hash
+from .models import AuditEvent, Checkpoint, LogLeaf, LogState
+
+
+@dataclass
+class VerifyReport:
+    tree_size: int = 0
+    checkpoints_checked: int = 0
+    unsequenced: int = 0
+    first_bad_index: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def fail(self, index: int | None, problem: str) -> None:
+        self.problems.append(problem)
+        if index is not None and (self.first_bad_index is None or index < self.first_bad_index):
+            self.first_bad_index = index
+
+
+def _signature_ok(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:
+    try:
+        public_key.verify(base64.b64decode(checkpoint.signature, validate=True), checkpoint.body().encode())
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True
+
+
+def log_verify(*, public_key: Ed25519PublicKey) -> VerifyReport:
+    report = VerifyReport()
+    expected_key_id = key_id_for(public_key)
+    checkpoints = list(Checkpoint.objects.order_by("tree_size"))
+    position = 0  # next checkpoint to check
+    last_good_size = 0
+    tree = CompactRange()
+
+    def check_checkpoints() -> None:
+        nonlocal position, last_good_size
+        while position < len(checkpoints) and checkpoints[position].tree_size == tree.size:
+            checkpoint = checkpoints[position]
+            position += 1
+            report.checkpoints_checked += 1
+            if checkpoint.key_id != expected_key_id or not _signature_ok(checkpoint, public_key):
+                report.fail(None, f"checkpoint at size {checkpoint.tree_size}: the signature does not verify "
+                                  f"with the platform key {expected_key_id}")
+            elif checkpoint.root_hash != tree.root().hex():
+                report.fail(last_good_size, f"checkpoint at size {checkpoint.tree_size}: the recomputed root differs; "
+                                            f"a leaf in [{last_good_size}, {checkpoint.tree_size}) was altered")
+            else:
+                last_good_size = checkpoint.tree_size
+
+    check_checkpoints()  # a checkpoint of the empty tree, if any
+    leaves = LogLeaf.objects.select_related("event").order_by("index").iterator(chunk_size=2000)
+    for leaf in leaves:
+        if leaf.index != tree.size:
+            report.fail(tree.size, f"leaf {tree.size} is missing (the next stored index is {leaf.index})")
+            break
+        event = leaf.event
+        recomputed = leaf_hash(event.canonical_leaf())
+        if recomputed.hex() != event.leaf_hash:
+            report.fail(leaf.index, f"leaf {leaf.index} (event {event.uid}): its content does not match "
+                                    "its recorded leaf hash")
+        tree.append(recomputed)
+        check_checkpoints()
+
+    report.tree_size = tree.size
+    for checkpoint in checkpoints[position:]:
+        report.fail(tree.size, f"checkpoint at size {checkpoint.tree_size} is beyond the log's "
+                               f"{tree.size} leaves: the log was truncated")
+    state = LogState.objects.filter(pk=1).first()
+    if state is not None and state.size != tree.size:
+        report.fail(min(state.size, tree.size), f"the sequencer recorded {state.size} leaves, {tree.size} are stored")
+    report.unsequenced = AuditEvent.objects.filter(leaf__isnull=True).count()
+    return report

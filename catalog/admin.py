@@ -1,0 +1,141 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import ForeignKey, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from govplatform.admin_base import RoleScopedAdmin
+from govplatform.errors import PlatformError
+from govplatform.models import Role
+from govplatform.permissions import departments_where, is_superuser
+
+from .models import Dataset, DatasetStatus, Field, Record
+from .services import dataset_publish, records_import_csv
+
+CLERKS = (Role.CLERK, Role.ADMIN)
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class FieldInline(admin.TabularInline):
+    model = Field
+    extra = 1
+    fields = ["position", "name", "type", "sensitivity", "is_lookup_key", "is_subject_identifier", "description"]
+
+    def _editable(self, request: HttpRequest, obj: Dataset | None) -> bool:
+        """The schema is fixed once published: grants name its fields."""
+        if obj is not None and obj.status != DatasetStatus.DRAFT:
+            return False
+        if is_superuser(request.user):
+            return True
+        depts = departments_where(request.user, CLERKS)
+        return bool(depts) if obj is None else obj.owner_id in depts
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._editable(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._editable(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._editable(request, obj)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return True  # the parent admin decided who sees the dataset
+
+
+class CsvImportForm(forms.Form):
+    file = forms.FileField(help_text="CSV, UTF-8, with a header row naming exactly the dataset's fields.")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it.")
+        return upload
+
+
+@admin.register(Dataset)
+class DatasetAdmin(RoleScopedAdmin):
+    department_path = "owner"
+    add_roles = change_roles = CLERKS
+    list_display = ["identifier", "title", "owner", "tier", "status", "version", "records_link"]
+    list_filter = ["status", "tier", "owner"]
+    search_fields = ["identifier", "title"]
+    readonly_fields = ["status", "version", "published_at", "import_link"]
+    inlines = [FieldInline]
+    actions = ["publish"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
+        fixed = ["identifier", "owner", "tier"] if obj is not None and obj.status != DatasetStatus.DRAFT else []
+        return [*self.readonly_fields, *fixed]
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "owner" and not is_superuser(request.user):
+            field.queryset = field.queryset.filter(pk__in=departments_where(request.user, CLERKS))
+        return field
+
+    @admin.display(description="Records")
+    def records_link(self, obj: Dataset) -> str:
+        url = reverse("admin:catalog_record_changelist") + f"?dataset__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, obj.records.count())
+
+    @admin.display(description="Load records")
+    def import_link(self, obj: Dataset) -> str:
+        if obj.pk is None:
+            return "Save the dataset and its fields first."
+        return format_html('<a href="{}">Load records from a CSV file</a>',
+                           reverse("admin:catalog_dataset_import", args=[obj.pk]))
+
+    def has_publish_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, CLERKS, None)
+
+    @admin.action(description="Publish the selected datasets", permissions=["publish"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
+        for dataset in queryset:
+            try:
+                dataset_publish(dataset=dataset, actor=request.user)
+            except PlatformError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, f"{dataset.identifier} is published as {dataset.get_tier_display()}.",
+                                  messages.SUCCESS)
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.import_view)
+        return [path("<int:pk>/import/", view, name="catalog_dataset_import"), *super().get_urls()]
+
+    def import_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        dataset = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not self.has_change_permission(request, dataset):
+            return TemplateResponse(request, "admin/catalog/import_denied.html", {"dataset": dataset}, status=403)
+        form = CsvImportForm(request.POST or None, request.FILES or None)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            try:
+                report = records_import_csv(dataset=dataset, content=form.cleaned_data["file"].read(),
+                                            actor=request.user)
+            except PlatformError as exc:
+                form.add_error(None, exc.message)
+            else:
+                if report.ok:
+                    self.message_user(request, f"Loaded {report.rows} rows into {dataset.identifier}: "
+                                               f"{report.created} new, {report.updated} updated.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:catalog_dataset_change", args=[dataset.pk]))
+        context = {**self.admin_site.each_context(request), "title": f"Load records into {dataset.identifier}",
+                   "dataset": dataset, "form": form, "report": report, "opts": self.model._meta}
+        return TemplateResponse(request, "admin/catalog/import.html", context, status=400 if report else 200)
+
+
+@admin.register(Record)
+class RecordAdmin(RoleScopedAdmin):
+    """Records are loaded by import, never typed in or deleted here."""
+
+    department_path = "dataset__owner"
+    list_display = ["key", "dataset", "version", "updated_at"]
+    list_filter = ["dataset"]
+    readonly_fields = ["dataset", "key", "data", "version", "updated_at", "deleted_at"]

@@ -1,0 +1,195 @@
+"""Writes to the catalogue. Each checks the actor's role and records its audit event in its transaction."""
+
+import csv
+import datetime as dt
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.services import Actor, event_record
+from govplatform.errors import PlatformError
+from govplatform.models import Role
+from govplatform.permissions import has_role
+
+from .models import Dataset, DatasetStatus, Field, FieldType, Record, Tier
+
+MAX_REPORTED_ERRORS = 100
+
+
+def _require_clerk(user: Any, dataset: Dataset) -> None:
+    if not has_role(user, [Role.CLERK, Role.ADMIN], dataset.owner_id):
+        raise PlatformError("forbidden", f"Only clerks of {dataset.owner} may change this dataset.", status=403)
+
+
+def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
+    """Publish a draft: it needs fields, exactly one lookup key, and (if not shared) a legal basis."""
+    _require_clerk(actor, dataset)
+    with transaction.atomic():
+        dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
+        if dataset.status != DatasetStatus.DRAFT:
+            raise PlatformError("not_draft", f"Only a draft can be published; this dataset is {dataset.status}.",
+                                status=409)
+        fields = list(dataset.fields.all())
+        problems = []
+        if not fields:
+            problems.append("add at least one field")
+        if sum(f.is_lookup_key for f in fields) != 1:
+            problems.append("mark exactly one field as the lookup key")
+        if dataset.tier == Tier.NOT_SHARED and not dataset.legal_basis.strip():
+            problems.append("cite the legal basis for not sharing")
+        if problems:
+            raise PlatformError("not_publishable", f"{dataset.identifier} cannot be published yet: "
+                                                   f"{'; '.join(problems)}.", status=400)
+        dataset.status = DatasetStatus.PUBLISHED
+        dataset.published_at = timezone.now()
+        dataset.save(update_fields=["status", "published_at", "updated_at"])
+        event_record(actor=Actor.for_user(actor), action="dataset.published", object_type="dataset",
+                     object_id=dataset.identifier, detail={"tier": dataset.tier, "version": dataset.version,
+                                                           "fields": [f.name for f in fields]})
+    return dataset
+
+
+@dataclass
+class RowError:
+    row: int  # line in the file; 1 is the header
+    column: str
+    message: str
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    more_errors: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add_error(self, row: int, column: str, message: str) -> None:
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(RowError(row, column, message))
+        else:
+            self.more_errors += 1
+
+
+def field_value_parse(field_type: str, raw: str) -> Any:
+    """A CSV cell as the field's JSON value; raises ValueError with a message saying what to fix."""
+    raw = raw.strip()
+    if raw == "":
+        return None
+    if field_type == FieldType.STRING:
+        return raw
+    if field_type == FieldType.INTEGER:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a whole number") from None
+    if field_type == FieldType.NUMBER:
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a number") from None
+        if not math.isfinite(number):
+            raise ValueError(f"'{raw}' is not a finite number")
+        return number
+    if field_type == FieldType.BOOLEAN:
+        lowered = raw.lower()
+        if lowered in {"true", "yes", "1", "y"}:
+            return True
+        if lowered in {"false", "no", "0", "n"}:
+            return False
+        raise ValueError(f"'{raw}' is not yes/no (use true/false, yes/no or 1/0)")
+    if field_type == FieldType.DATE:
+        try:
+            return dt.date.fromisoformat(raw).isoformat()
+        except ValueError:
+            raise ValueError(f"'{raw}' is not a date in the form YYYY-MM-DD") from None
+    raise ValueError(f"unknown field type {field_type}")
+
+
+def _parse_csv(content: bytes, fields: list[Field], report: ImportReport) -> dict[str, dict[str, Any]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        report.add_error(1, "", "The file is not UTF-8 text; save it as CSV UTF-8 and upload it again.")
+        return {}
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    names = [f.name for f in fields]
+    missing = [n for n in names if n not in header]
+    unknown = [h for h in header if h not in names]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing columns: {', '.join(missing)}")
+        if unknown:
+            parts.append(f"columns not in the schema: {', '.join(unknown)}")
+        report.add_error(1, "", f"The header must name exactly the dataset's fields ({'; '.join(parts)}).")
+        return {}
+    key_field = next(f for f in fields if f.is_lookup_key)
+    records: dict[str, dict[str, Any]] = {}
+    first_seen: dict[str, int] = {}
+    try:
+        for line_no, row in enumerate(reader, start=2):
+            report.rows += 1
+            if None in row:  # more cells than header columns
+                report.add_error(line_no, "", "The row has more cells than the header has columns.")
+                continue
+            data: dict[str, Any] = {}
+            for f in fields:
+                try:
+                    data[f.name] = field_value_parse(f.type, row[f.name] or "")
+                except ValueError as exc:
+                    report.add_error(line_no, f.name, str(exc))
+            key = str(data.get(key_field.name) or "")
+            if not key:
+                report.add_error(line_no, key_field.name, "The lookup key may not be empty.")
+            elif key in first_seen:
+                report.add_error(line_no, key_field.name, f"Duplicate key: also on line {first_seen[key]}.")
+            else:
+                first_seen[key] = line_no
+                records[key] = data
+    except csv.Error as exc:
+        report.add_error(reader.line_num, "", f"The file is not valid CSV: {exc}.")
+    return records
+
+
+def records_import_csv(*, dataset: Dataset, content: bytes, actor: Any) -> ImportReport:
+    """Load records from CSV, all or nothing: any bad row and nothing is written; the report says why.
+
+    The header must name exactly the dataset's fields. Existing keys are updated (version + 1).
+    """
+    _require_clerk(actor, dataset)
+    fields = list(dataset.fields.all())
+    if sum(f.is_lookup_key for f in fields) != 1:
+        raise PlatformError("no_lookup_key", "Define the dataset's fields and mark one as the lookup key "
+                                             "before loading records.", status=400)
+    report = ImportReport()
+    records = _parse_csv(content, fields, report)
+    if not report.ok:
+        return report
+    now = timezone.now()
+    with transaction.atomic():
+        existing = {r.key: r for r in Record.objects.select_for_update().filter(dataset=dataset, key__in=records)}
+        to_create, to_update = [], []
+        for key, data in records.items():
+            record = existing.get(key)
+            if record is None:
+                to_create.append(Record(dataset=dataset, key=key, data=data, updated_at=now))
+            else:
+                record.data, record.version, record.updated_at, record.deleted_at = data, record.version + 1, now, None
+                to_update.append(record)
+        Record.objects.bulk_create(to_create, batch_size=1000)
+        Record.objects.bulk_update(to_update, ["data", "version", "updated_at", "deleted_at"], batch_size=1000)
+        report.created, report.updated = len(to_create), len(to_update)
+        event_record(actor=Actor.for_user(actor), action="records.imported", object_type="dataset",
+                     object_id=dataset.identifier,
+                     detail={"rows": report.rows, "created": report.created, "updated": report.updated})
+    return report

@@ -1,0 +1,205 @@
+"""Writes for the exchange: filing and deciding access requests, and the signed record read.
+
+Each checks its actor and records its audit event inside its own transaction. Refusals on the
+record API are audited too, in a transaction of their own, before the refusal leaves.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import DatabaseError, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from audit.models import AuditEvent, Outcome
+from audit.services import Actor, event_record, subject_hash
+from catalog.models import Dataset, DatasetStatus, Tier
+from catalog.selectors import dataset_get_published, record_get
+from govplatform.errors import PlatformError
+from govplatform.httpsig import SignatureRefused, VerifiedRequest, request_verify, signature_digest
+from govplatform.keys import platform_key
+from govplatform.models import Role, System
+from govplatform.permissions import has_role
+
+from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState
+from .selectors import grant_find_active
+
+_AUDIT_UNAVAILABLE = ("audit_unavailable", "The audit log cannot be written, so nothing was served. Retry later.")
+
+
+def _field_names_check(dataset: Dataset, names: list[str]) -> None:
+    known = {f.name for f in dataset.fields.all()}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise PlatformError("unknown_field", f"{dataset.identifier} has no field(s) {', '.join(unknown)}; "
+                                             f"its fields are {', '.join(sorted(known))}.", status=400)
+
+
+def access_request_file(
+    *,
+    consumer: System,
+    dataset: Dataset,
+    fields: Iterable[str],
+    purpose_code: str,
+    purpose: str,
+    legal_basis: str,
+    actor: Any,
+    case_reference: str = "",
+    duration_days: int = 365,
+) -> AccessRequest:
+    """A clerk asks, for one of their department's systems, to read some fields of a dataset."""
+    if not has_role(actor, [Role.CLERK, Role.ADMIN], consumer.department_id):
+        raise PlatformError("forbidden", f"Only clerks of {consumer.department} may file requests for "
+                                         f"{consumer.code}.", status=403)
+    if not consumer.active:
+        raise PlatformError("system_inactive", f"{consumer.code} is deactivated.", status=400)
+    if dataset.status != DatasetStatus.PUBLISHED:
+        raise PlatformError("not_published", f"{dataset.identifier} is not published.", status=400)
+    if dataset.tier == Tier.NOT_SHARED:
+        raise PlatformError("not_shared", f"{dataset.identifier} is not shared ({dataset.legal_basis}).", status=400)
+    if dataset.tier == Tier.OPEN:
+        raise PlatformError("open_dataset", f"{dataset.identifier} is open data; it needs no request.", status=400)
+    names = list(dict.fromkeys(fields))
+    if not names:
+        raise PlatformError("no_fields", "Choose at least one field.", status=400)
+    _field_names_check(dataset, names)
+    if not purpose.strip() or not legal_basis.strip():
+        raise PlatformError("purpose_required", "State the purpose and the legal basis.", status=400)
+    if not 1 <= duration_days <= MAX_GRANT_DAYS:
+        raise PlatformError("bad_duration", f"The duration is 1 to {MAX_GRANT_DAYS} days.", status=400)
+    with transaction.atomic():
+        request = AccessRequest.objects.create(
+            consumer=consumer, dataset=dataset, fields=names, purpose_code=purpose_code, purpose=purpose,
+            legal_basis=legal_basis, case_reference=case_reference, duration_days=duration_days, filed_by=actor,
+        )
+        event_record(actor=Actor.for_user(actor), action="access_request.filed", object_type="access_request",
+                     object_id=str(request.pk), purpose=purpose_code,
+                     detail={"consumer": consumer.code, "dataset": dataset.identifier, "fields": names,
+                             "duration_days": duration_days})
+    return request
+
+
+def access_request_decide(*, access_request: AccessRequest, approver: Any, approve: bool, reason: str) -> AccessRequest:
+    """An approver of the dataset's department approves (creating a grant) or rejects, with a reason."""
+    dataset = access_request.dataset
+    if not has_role(approver, [Role.APPROVER], dataset.owner_id):
+        raise PlatformError("forbidden", f"Only approvers of {dataset.owner} may decide requests for "
+                                         f"{dataset.identifier}.", status=403)
+    if access_request.filed_by_id == approver.pk:
+        raise PlatformError("own_request", "Separation of duties: nobody decides a request they filed.", status=403)
+    if not approve and not reason.strip():
+        raise PlatformError("reason_required", "A rejection must state its reason.", status=400)
+    with transaction.atomic():
+        request = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
+        if request.state != RequestState.SUBMITTED:
+            raise PlatformError("already_decided", f"This request is already {request.state}.", status=409)
+        now = timezone.now()
+        grant = None
+        if approve:
+            if dataset.status != DatasetStatus.PUBLISHED:
+                raise PlatformError("not_published", f"{dataset.identifier} is no longer published.", status=409)
+            _field_names_check(dataset, request.fields)
+            grant = Grant.objects.create(
+                access_request=request, consumer=request.consumer, dataset=dataset,
+                allowed_fields=request.fields, purpose_code=request.purpose_code, purpose=request.purpose,
+                valid_from=now, valid_until=now + dt.timedelta(days=request.duration_days),
+            )
+        request.state = RequestState.APPROVED if approve else RequestState.REJECTED
+        request.decided_by, request.decided_at, request.decision_reason = approver, now, reason.strip()
+        request.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
+        event_record(actor=Actor.for_user(approver), action=f"access_request.{request.state}",
+                     object_type="access_request", object_id=str(request.pk),
+                     grant_id=grant.pk if grant else None, purpose=request.purpose_code,
+                     detail={"reason": request.decision_reason, "consumer": request.consumer.code,
+                             "dataset": dataset.identifier, "fields": request.fields})
+    return request
+
+
+class ExchangeRefused(PlatformError):
+    """A refusal of the record API, already audited: carries its event for the response's receipt."""
+
+    def __init__(self, error: PlatformError, *, event: AuditEvent, verified: VerifiedRequest | None) -> None:
+        super().__init__(error.code, error.message, status=error.status, detail=error.detail)
+        self.event = event
+        self.verified = verified
+
+
+@dataclass(frozen=True)
+class RecordRead:
+    body: dict[str, Any]
+    event: AuditEvent
+    verified: VerifiedRequest
+
+
+def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
+    try:
+        with transaction.atomic():
+            return event_record(action="record.read", object_type="dataset", **kwargs)
+    except DatabaseError as exc:
+        raise PlatformError(*_AUDIT_UNAVAILABLE, status=503) from exc
+
+
+def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fields: list[str] | None) -> RecordRead:
+    """The signed record read: verify, find the grant, project the granted fields, audit, return.
+
+    Every refusal is audited and raised as ExchangeRefused. If the audit log cannot be written,
+    PlatformError 503 and no data leaves.
+    """
+    platform_key()  # nothing is served, or audited as served, when responses cannot be signed
+    try:
+        verified = request_verify(request)
+    except SignatureRefused as exc:
+        actor = Actor.for_system(exc.key.system) if exc.key else Actor.anonymous(exc.claimed_key_id)
+        event = _audit_or_fail_closed(actor=actor, object_id=dataset_identifier, outcome=Outcome.REFUSED,
+                                      reason=exc.code, request_digest=exc.signature_digest,
+                                      detail={"keyid": exc.claimed_key_id})
+        raise ExchangeRefused(exc, event=event, verified=None) from exc
+    except PlatformError as exc:  # the nonce store or key registry is down: refused, and audited if possible
+        event = _audit_or_fail_closed(actor=Actor.anonymous(), object_id=dataset_identifier,
+                                      outcome=Outcome.REFUSED, reason=exc.code,
+                                      request_digest=signature_digest(request))
+        raise ExchangeRefused(exc, event=event, verified=None) from exc
+
+    system = verified.key.system
+    audit_context: dict[str, Any] = {
+        "actor": Actor.for_system(system), "object_id": dataset_identifier,
+        "request_digest": verified.signature_digest, "detail": {"keyid": verified.key.key_id},
+    }
+
+    def refuse(code: str, message: str, status: int, **extra: Any) -> ExchangeRefused:
+        event = _audit_or_fail_closed(outcome=Outcome.REFUSED, reason=code, **audit_context, **extra)
+        return ExchangeRefused(PlatformError(code, message, status=status), event=event, verified=verified)
+
+    dataset = dataset_get_published(identifier=dataset_identifier)
+    if dataset is None:
+        raise refuse("dataset_not_found", f"No published dataset is called '{dataset_identifier[:100]}'.", 404)
+    schema = {f.name: f for f in dataset.fields.all()}
+    key_field = next(f for f in schema.values() if f.is_lookup_key)
+    subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
+    grant = grant_find_active(consumer=system, dataset=dataset, at=timezone.now())
+    if grant is None:
+        raise refuse("no_grant", f"{system.code} holds no grant in force for {dataset.identifier}; file an access "
+                                 "request in the admin.", 403, subjects=subjects)
+    audit_context.update(grant_id=grant.pk, purpose=grant.purpose_code, subjects=subjects)
+    requested = list(dict.fromkeys(fields)) if fields is not None else list(grant.allowed_fields)
+    unknown = [name for name in requested if name not in schema]
+    if unknown:
+        raise refuse("unknown_field", f"{dataset.identifier} has no field(s) {', '.join(unknown)}.", 400)
+    not_granted = [name for name in requested if name not in grant.allowed_fields]
+    if not_granted:
+        raise refuse("field_not_granted", f"The grant does not cover {', '.join(not_granted)}; it allows "
+                                          f"{', '.join(grant.allowed_fields)}.", 403)
+    record = record_get(dataset=dataset, key=key)
+    if record is None:
+        raise refuse("record_not_found", "No record has this key.", 404)
+    values = {name: record.data.get(name) for name in requested}
+    for name, value in values.items():
+        if schema[name].is_subject_identifier and value is not None and name != key_field.name:
+            audit_context["subjects"] = [*audit_context["subjects"], subject_hash(str(value))]
+    event = _audit_or_fail_closed(outcome=Outcome.OK, **{**audit_context, "detail": {
+        **audit_context["detail"], "fields": requested, "record_version": record.version}})
+    body = {"dataset": dataset.identifier, "key": key, "version": record.version,
+            "updated_at": record.updated_at.isoformat(), "fields": values}
+    return RecordRead(body=body, event=event, verified=verified)

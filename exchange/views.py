@@ -1,0 +1,90 @@
+"""The signed exchange API. Thin: parse, call one service, render; every response is signed."""
+
+from typing import Any
+
+from django.http import HttpRequest
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from govplatform.errors import PlatformError
+from govplatform.httpsig import VerifiedRequest, response_sign
+
+from .services import ExchangeRefused, record_read
+
+_ERROR = inline_serializer("Error", {"error": inline_serializer("ErrorBody", {
+    "code": serializers.CharField(), "message": serializers.CharField(),
+    "detail": serializers.JSONField(allow_null=True)})})
+
+
+class SignedExchangeApi(APIView):
+    """Base for the signed exchange: the view verifies the request (in its service); the response,
+    success or error, leaves signed by the platform key with its audit receipt."""
+
+    permission_classes = [AllowAny]  # the signature is the authentication; checked in the service
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if isinstance(exc, ExchangeRefused):
+            self._receipt(response, exc.event, exc.verified)
+        return response
+
+    def _receipt(self, response: Response, event: Any, verified: VerifiedRequest | None) -> None:
+        response["Audit-Event"] = str(event.uid)
+        response["Audit-Leaf-Hash"] = event.leaf_hash
+        self.request_verified = verified
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.render()
+        django_request: HttpRequest = request._request
+        try:
+            response_sign(response, django_request, getattr(self, "request_verified", None))
+        except PlatformError as exc:  # no signing key: fail closed with an unsigned 503 and no data
+            response = Response(exc.as_dict(), status=exc.status)
+            response = super().finalize_response(request, response, *args, **kwargs)
+        return response
+
+
+class RecordReadApi(SignedExchangeApi):
+    @extend_schema(
+        operation_id="record_read",
+        summary="Read one record's granted fields",
+        description=(
+            "Returns the fields the caller's grant allows (all of them, or those named in `fields`). "
+            "Refused with 401 (signature missing, invalid, replayed, unknown/revoked key), 403 (no grant, "
+            "field not granted), 404 (no such dataset or record). Every outcome is an audit event whose id "
+            "and leaf hash come back in `Audit-Event` and `Audit-Leaf-Hash`."
+        ),
+        parameters=[
+            OpenApiParameter("dataset_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description="The dataset's identifier."),
+            OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description="The record's lookup key."),
+            OpenApiParameter("fields", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
+                             description="Comma-separated field names; default: every granted field."),
+        ],
+        responses={
+            200: inline_serializer("RecordRead", {
+                "dataset": serializers.CharField(), "key": serializers.CharField(),
+                "version": serializers.IntegerField(), "updated_at": serializers.DateTimeField(),
+                "fields": serializers.DictField(child=serializers.JSONField(allow_null=True)),
+            }),
+            400: OpenApiResponse(_ERROR, description="Bad input, e.g. an unknown field."),
+            401: OpenApiResponse(_ERROR, description="The signature is missing, invalid or replayed."),
+            403: OpenApiResponse(_ERROR, description="No grant, or a field the grant does not cover."),
+            404: OpenApiResponse(_ERROR, description="No such published dataset or record."),
+            503: OpenApiResponse(_ERROR, description="Audit log, nonce store or signing key unavailable."),
+        },
+    )
+    def get(self, request: Request, dataset_id: str, key: str) -> Response:
+        raw_fields = request.query_params.get("fields")
+        fields = [name.strip() for name in raw_fields.split(",") if name.strip()] if raw_fields else None
+        result = record_read(request=request._request, dataset_identifier=dataset_id, key=key, fields=fields)
+        response = Response(result.body)
+        self._receipt(response, result.event, result.verified)
+        return response

@@ -1,0 +1,101 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import ForeignKey, QuerySet
+from django.forms import ModelChoiceField
+from django.http import HttpRequest
+
+from .admin_base import ReadOnlyInline, RoleScopedAdmin
+from .errors import PlatformError
+from .models import Department, Membership, Role, System, SystemKey
+from .permissions import departments_where, is_superuser
+from .services import system_key_revoke
+
+CLERKS = (Role.CLERK, Role.ADMIN)
+
+
+def _limit_departments(request: HttpRequest, field: ModelChoiceField, roles: tuple[str, ...], path: str) -> None:
+    """Offer only objects of the departments where the user holds ``roles``."""
+    if not is_superuser(request.user):
+        field.queryset = field.queryset.filter(**{f"{path}__in": departments_where(request.user, roles)})
+
+
+@admin.register(Department)
+class DepartmentAdmin(RoleScopedAdmin):
+    department_path = ""
+    list_display = ["name", "code", "parent", "active"]
+    search_fields = ["name", "code"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(RoleScopedAdmin):
+    add_roles = change_roles = (Role.ADMIN,)
+    deletable = True
+    list_display = ["user", "department", "role"]
+    list_filter = ["role", "department"]
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "department":
+            _limit_departments(request, field, (Role.ADMIN,), "pk")
+        return field
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._allowed(request, (Role.ADMIN,), obj)
+
+
+class SystemKeyInline(ReadOnlyInline):
+    model = SystemKey
+    fields = ["key_id", "not_before", "expires_at", "revoked_at", "revocation_reason"]
+    readonly_fields = fields
+
+
+@admin.register(System)
+class SystemAdmin(RoleScopedAdmin):
+    add_roles = change_roles = CLERKS
+    list_display = ["code", "name", "department", "active"]
+    list_filter = ["department", "active"]
+    inlines = [SystemKeyInline]
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "department":
+            _limit_departments(request, field, CLERKS, "pk")
+        return field
+
+
+@admin.register(SystemKey)
+class SystemKeyAdmin(RoleScopedAdmin):
+    """Keys are added (public PEM pasted) and revoked, never edited."""
+
+    department_path = "system__department"
+    add_roles = CLERKS
+    list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
+    list_filter = ["system__department"]
+    search_fields = ["key_id", "system__code"]
+    readonly_fields = ["algorithm", "created_by", "created_at", "revoked_at", "revoked_by", "revocation_reason"]
+    actions = ["revoke"]
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "system":
+            _limit_departments(request, field, CLERKS, "department")
+        return field
+
+    def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, CLERKS, None)
+
+    @admin.action(description="Revoke the selected keys now", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[SystemKey]) -> None:
+        for key in queryset.select_related("system__department"):
+            try:
+                system_key_revoke(key=key, actor=request.user, reason="revoked in the admin")
+            except PlatformError as exc:
+                self.message_user(request, f"{key.key_id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{key.key_id} is revoked.", messages.SUCCESS)

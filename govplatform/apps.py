@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GovPlatformConfig(AppConfig):
+    name = "govplatform"
+    verbose_name = "Registry: departments, people, systems"

@@ -1,0 +1,190 @@
+"""RFC 9421 HTTP Message Signatures: our policy on top of the ``http-message-signatures`` library.
+
+Requests: exactly one signature, ``ed25519`` only, the key looked up by ``keyid`` (registered, not
+revoked, inside its validity window, its system and department active), covering ``@method`` and
+``@target-uri`` (and ``content-digest``, checked against the body, when there is one) with the
+parameters ``created``, ``expires``, ``keyid`` and ``nonce``; age and clock skew bounded; the nonce
+claimed atomically only after the signature verifies, so a replay is refused.
+
+Responses: signed by the platform key over ``@status``, ``content-digest``, the audit receipt
+headers and, when the request was verified, the request's own signature (``;req``).
+"""
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone
+from http_message_signatures import (
+    HTTPMessageSignaturesException,
+    HTTPMessageSigner,
+    HTTPMessageVerifier,
+    HTTPSignatureKeyResolver,
+    InvalidSignature,
+    MappingKeyResolver,
+    algorithms,
+)
+
+from .errors import PlatformError
+from .keys import platform_key
+from .models import SystemKey
+from .nonces import nonce_claim
+
+REQUIRED_COMPONENTS = ("@method", "@target-uri")
+REQUIRED_PARAMETERS = ("created", "expires", "keyid", "nonce")
+RESPONSE_LABEL = "platform"
+# Headers the exchange adds to tie a response to its audit event; covered when present.
+RECEIPT_HEADERS = ("audit-event", "audit-leaf-hash")
+NONCE_MIN, NONCE_MAX = 16, 128
+
+
+@dataclass(frozen=True)
+class HttpMessage:
+    """The request shape the library reads: method, absolute URL, headers."""
+
+    method: str
+    url: str
+    headers: Any
+
+
+@dataclass(frozen=True)
+class HttpResponseMessage:
+    status_code: int
+    headers: Any
+    request: HttpMessage | None
+
+
+@dataclass(frozen=True)
+class VerifiedRequest:
+    key: SystemKey
+    label: str
+    nonce: str
+    signature_digest: str
+
+
+class SignatureRefused(PlatformError):
+    """A signed-request refusal (401), carrying what is known of the caller for the audit log."""
+
+    def __init__(self, code: str, message: str, *, key: SystemKey | None = None, claimed_key_id: str = "",
+                 signature_digest: str = "") -> None:
+        super().__init__(code, message, status=401)
+        self.key = key
+        self.claimed_key_id = claimed_key_id[:128]
+        self.signature_digest = signature_digest
+
+
+class _KeyRefused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+class _SystemKeyResolver(HTTPSignatureKeyResolver):
+    """Looks the key up by keyid and remembers what it found, for the refusal and the audit log."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.key: SystemKey | None = None
+        self.claimed_key_id = ""
+
+    def resolve_public_key(self, key_id: str) -> Any:
+        self.claimed_key_id = key_id
+        key = SystemKey.objects.select_related("system__department").filter(key_id=key_id).first()
+        if key is None:
+            raise _KeyRefused("unknown_key", "No key is registered under this keyid.")
+        self.key = key
+        if key.revoked_at is not None:
+            raise _KeyRefused("key_revoked", "This key has been revoked; sign with a current key of the system.")
+        if not key.is_usable_at(self.now):
+            raise _KeyRefused("key_not_valid", "This key is not valid now (before its not-before or past its expiry).")
+        if not (key.system.active and key.system.department.active):
+            raise _KeyRefused("system_inactive", "The system or its department is deactivated.")
+        return key.public_key_object()
+
+    def resolve_private_key(self, key_id: str) -> Any:
+        raise NotImplementedError("the platform never holds a system's private key")
+
+
+def http_message(request: HttpRequest) -> HttpMessage:
+    return HttpMessage(method=request.method or "GET", url=request.build_absolute_uri(), headers=request.headers)
+
+
+def signature_digest(request: HttpRequest) -> str:
+    """SHA-256 of the Signature header: names the request in the audit log without its URL or body."""
+    value = request.headers.get("Signature", "")
+    return hashlib.sha256(value.encode("latin-1", "replace")).hexdigest() if value else ""
+
+
+def request_verify(request: HttpRequest) -> VerifiedRequest:
+    """Verify the request's signature under our policy and claim its nonce; raise SignatureRefused."""
+    digest = signature_digest(request)
+    if "Signature-Input" not in request.headers or "Signature" not in request.headers:
+        raise SignatureRefused(
+            "signature_missing",
+            "Sign the request per RFC 9421: the Signature-Input and Signature headers are required.",
+        )
+    max_age = dt.timedelta(seconds=settings.SIGNATURE_MAX_AGE_SECONDS)
+    resolver = _SystemKeyResolver(timezone.now())
+    verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
+    verifier.max_clock_skew = dt.timedelta(seconds=settings.SIGNATURE_CLOCK_SKEW_SECONDS)
+    body = request.body
+    required = REQUIRED_COMPONENTS + (("content-digest",) if body else ())
+
+    def refused(code: str, message: str) -> SignatureRefused:
+        return SignatureRefused(code, message, key=resolver.key, claimed_key_id=resolver.claimed_key_id,
+                                signature_digest=digest)
+
+    try:
+        results = verifier.verify(http_message(request), max_age=max_age, require_components=required,
+                                  body=body or None)
+    except (InvalidSignature, HTTPMessageSignaturesException) as exc:
+        cause = exc.__cause__
+        if isinstance(cause, _KeyRefused):
+            raise refused(cause.code, cause.message) from exc
+        if isinstance(cause, DatabaseError):
+            raise PlatformError("unavailable", "The key registry cannot be read; retry later.", status=503) from exc
+        raise refused("signature_invalid", f"The request signature was not accepted: {exc}") from exc
+
+    result = results[0]
+    missing = [name for name in REQUIRED_PARAMETERS if name not in result.parameters]
+    if missing:
+        raise refused("signature_parameters_missing",
+                      f"The signature must carry the parameters {', '.join(REQUIRED_PARAMETERS)}; "
+                      f"missing: {', '.join(missing)}.")
+    lifetime = int(result.parameters["expires"]) - int(result.parameters["created"])
+    if lifetime > settings.SIGNATURE_MAX_AGE_SECONDS:
+        raise refused("signature_lifetime_too_long",
+                      f"expires may be at most {settings.SIGNATURE_MAX_AGE_SECONDS} seconds after created.")
+    nonce = str(result.parameters["nonce"])
+    if not (NONCE_MIN <= len(nonce) <= NONCE_MAX and nonce.isprintable()):
+        raise refused("nonce_invalid", f"The nonce must be {NONCE_MIN}-{NONCE_MAX} printable characters, "
+                                       "fresh and random for every request.")
+    assert resolver.key is not None
+    ttl = settings.SIGNATURE_MAX_AGE_SECONDS + 2 * settings.SIGNATURE_CLOCK_SKEW_SECONDS
+    if not nonce_claim(key_id=resolver.key.key_id, nonce=nonce, ttl_seconds=ttl):
+        raise refused("replayed", "This signature's nonce was already used: a replay. "
+                                  "Sign every request afresh with a new nonce.")
+    return VerifiedRequest(key=resolver.key, label=result.label, nonce=nonce, signature_digest=digest)
+
+
+def response_sign(response: HttpResponseBase, request: HttpRequest, verified: VerifiedRequest | None) -> None:
+    """Sign a rendered response in place with the platform key (raises PlatformError 503 without it)."""
+    key = platform_key()
+    headers: dict[str, str] = dict(response.items())
+    components = ["@status"]
+    components += [name for name in RECEIPT_HEADERS if name in response.headers]
+    if verified is not None:
+        components.append(f'"signature";req;key="{verified.label}"')
+    message = HttpResponseMessage(status_code=response.status_code, headers=headers, request=http_message(request))
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(public_keys={}, private_keys={key.key_id: key.private_key}),
+    )
+    signer.sign(message, key_id=key.key_id, label=RESPONSE_LABEL, covered_component_ids=components,
+                body=bytes(response.content))  # type: ignore[attr-defined]
+    for name in ("Content-Digest", "Signature-Input", "Signature"):
+        response[name] = headers[name]

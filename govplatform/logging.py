@@ -1,0 +1,15 @@
+"""Logging filters. Record keys (often citizen ids) travel in exchange URLs; logs never keep them."""
+
+import logging
+import re
+
+_RECORD_PATH = re.compile(r"(/records/)[^\s/?\"']+")
+
+
+class RedactRecordKeys(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _RECORD_PATH.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True

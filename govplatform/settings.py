@@ -1,0 +1,229 @@
+"""One settings module, driven by environment variables.
+
+With no variables set the platform runs on the embedded default: SQLite in the data folder, Celery
+tasks run eagerly in-process, nonces kept in the database. ``DATABASE_URL`` switches to PostgreSQL
+(psycopg 3); ``REDIS_URL`` switches Celery to a Redis broker and the nonce store to Redis.
+Secrets may be given directly or as a path in ``NAME_FILE``.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def envint(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def env_secret(name: str) -> str:
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE``."""
+    if os.environ.get(name):
+        return os.environ[name]
+    path = os.environ.get(f"{name}_FILE")
+    return Path(path).read_text().strip() if path else ""
+
+
+# Git-ignored folder for the embedded database, generated keys and the local secret.
+DATA_DIR = Path(env("PLATFORM_DATA_DIR", str(BASE_DIR / "data")))
+
+
+def _local_secret(path: Path) -> str:
+    """A secret kept in the data folder, made once. Production sets SECRET_KEY instead."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("SECRET_KEY") or _local_secret(DATA_DIR / "secret_key")
+DEBUG = envbool("DEBUG", False)
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", False) else None
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "govplatform",
+    "audit",
+    "catalog",
+    "exchange",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "govplatform.urls"
+WSGI_APPLICATION = "govplatform.wsgi.application"
+ASGI_APPLICATION = "govplatform.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "govplatform" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: PostgreSQL via DATABASE_URL, SQLite in the data folder otherwise ---
+DATABASE_URL = env("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DB_CONN_MAX_AGE", 60))}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "db.sqlite3",
+            # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Redis: the Celery broker and the nonce store when REDIS_URL is set ---
+REDIS_URL = env("REDIS_URL")
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # embedded default: tasks run in-process
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A broker that is down must not hold a request for long: the event is already committed and the
+# periodic sequencer run picks it up.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 0.5}
+CELERY_BEAT_SCHEDULE = {
+    # Catches any event whose after-commit enqueue was lost (broker down): the event is in the
+    # database first, the broker only wakes the sequencer.
+    "audit-sequence": {"task": "audit.log_sequence", "schedule": envint("AUDIT_SEQUENCE_INTERVAL", 10)},
+    "nonce-purge": {"task": "govplatform.nonce_purge", "schedule": 3600},
+}
+NONCE_STORE = env("NONCE_STORE", "redis" if REDIS_URL else "database")
+
+# --- The platform's own Ed25519 key: signs exchange responses and audit checkpoints ---
+PLATFORM_SIGNING_KEY_FILE = Path(env("PLATFORM_SIGNING_KEY_FILE", str(DATA_DIR / "platform-signing-key.pem")))
+
+# --- RFC 9421 policy for signed requests ---
+SIGNATURE_MAX_AGE_SECONDS = envint("SIGNATURE_MAX_AGE_SECONDS", 300)
+SIGNATURE_CLOCK_SKEW_SECONDS = envint("SIGNATURE_CLOCK_SKEW_SECONDS", 30)
+
+# --- Audit log ---
+AUDIT_LOG_ORIGIN = env("AUDIT_LOG_ORIGIN", "govplatform.example/audit")
+# Key for the keyed hashes of subject identifiers (citizen/company ids) kept in audit events.
+AUDIT_SUBJECT_HASH_KEY = env_secret("AUDIT_SUBJECT_HASH_KEY") or SECRET_KEY
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    # Deny unless a view says otherwise: signed exchange views verify signatures themselves.
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "UNAUTHENTICATED_USER": None,
+    "DEFAULT_RENDERER_CLASSES": ["govplatform.rendering.ORJSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "govplatform.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Government data-sharing platform: exchange API",
+    "DESCRIPTION": (
+        "Signed record exchange between departments. Every request is signed per RFC 9421 with the "
+        "calling system's Ed25519 key, covering `@method`, `@target-uri` and the parameters `created`, "
+        "`expires`, `keyid`, `nonce` (and `content-digest` when there is a body). Every response is "
+        "signed by the platform key, covering `@status`, `content-digest`, the audit receipt headers "
+        "and the request's signature (`;req`). Errors are `{\"error\": {\"code\", \"message\", \"detail\"}}`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "httpMessageSignature": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Signature",
+                "description": "RFC 9421 HTTP Message Signature (Ed25519) with its Signature-Input header.",
+            }
+        }
+    },
+    "SECURITY": [{"httpMessageSignature": []}],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"redact_record_keys": {"()": "govplatform.logging.RedactRecordKeys"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_record_keys"]}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Access and error logs carry request paths; record keys are personal data.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "celery.app.trace": {"level": "WARNING"},
+        "kombu": {"level": "WARNING"},
+    },
+}

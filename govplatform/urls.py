@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from .views import HealthApi, PlatformKeyApi
+
+admin.site.site_header = "Government data-sharing platform"
+admin.site.site_title = "Data-sharing platform"
+admin.site.index_title = "Catalogue, exchange and audit"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("healthz", HealthApi.as_view(), name="healthz"),
+    path("api/v1/platform-key", PlatformKeyApi.as_view(), name="platform-key"),
+    path("api/v1/", include("exchange.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
