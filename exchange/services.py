@@ -18,7 +18,7 @@ from audit.services import Actor, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
 from catalog.selectors import dataset_get_published, record_get
 from govplatform.errors import PlatformError
-from govplatform.httpsig import SignatureRefused, VerifiedRequest, request_verify, signature_digest
+from govplatform.httpsig import SignatureRefused, request_verify, signature_digest
 from govplatform.keys import platform_key
 from govplatform.models import Role, System
 from govplatform.permissions import has_role
@@ -120,17 +120,15 @@ def access_request_decide(*, access_request: AccessRequest, approver: Any, appro
 class ExchangeRefused(PlatformError):
     """A refusal of the record API, already audited: carries its event for the response's receipt."""
 
-    def __init__(self, error: PlatformError, *, event: AuditEvent, verified: VerifiedRequest | None) -> None:
+    def __init__(self, error: PlatformError, *, event: AuditEvent) -> None:
         super().__init__(error.code, error.message, status=error.status, detail=error.detail)
         self.event = event
-        self.verified = verified
 
 
 @dataclass(frozen=True)
 class RecordRead:
     body: dict[str, Any]
     event: AuditEvent
-    verified: VerifiedRequest
 
 
 def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
@@ -155,12 +153,12 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
         event = _audit_or_fail_closed(actor=actor, object_id=dataset_identifier, outcome=Outcome.REFUSED,
                                       reason=exc.code, request_digest=exc.signature_digest,
                                       detail={"keyid": exc.claimed_key_id})
-        raise ExchangeRefused(exc, event=event, verified=None) from exc
+        raise ExchangeRefused(exc, event=event) from exc
     except PlatformError as exc:  # the nonce store or key registry is down: refused, and audited if possible
         event = _audit_or_fail_closed(actor=Actor.anonymous(), object_id=dataset_identifier,
                                       outcome=Outcome.REFUSED, reason=exc.code,
                                       request_digest=signature_digest(request))
-        raise ExchangeRefused(exc, event=event, verified=None) from exc
+        raise ExchangeRefused(exc, event=event) from exc
 
     system = verified.key.system
     audit_context: dict[str, Any] = {
@@ -170,7 +168,7 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
 
     def refuse(code: str, message: str, status: int, **extra: Any) -> ExchangeRefused:
         event = _audit_or_fail_closed(outcome=Outcome.REFUSED, reason=code, **audit_context, **extra)
-        return ExchangeRefused(PlatformError(code, message, status=status), event=event, verified=verified)
+        return ExchangeRefused(PlatformError(code, message, status=status), event=event)
 
     dataset = dataset_get_published(identifier=dataset_identifier)
     if dataset is None:
@@ -202,4 +200,4 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
         **audit_context["detail"], "fields": requested, "record_version": record.version}})
     body = {"dataset": dataset.identifier, "key": key, "version": record.version,
             "updated_at": record.updated_at.isoformat(), "fields": values}
-    return RecordRead(body=body, event=event, verified=verified)
+    return RecordRead(body=body, event=event)

@@ -12,13 +12,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from govplatform.errors import PlatformError
-from govplatform.httpsig import VerifiedRequest, response_sign
+from audit.models import AuditEvent
+from govplatform.httpsig import response_sign
 
 from .services import ExchangeRefused, record_read
 
 _ERROR = inline_serializer("Error", {"error": inline_serializer("ErrorBody", {
     "code": serializers.CharField(), "message": serializers.CharField(),
     "detail": serializers.JSONField(allow_null=True)})})
+
+
+def receipt(response: Response, event: AuditEvent) -> None:
+    """Name the response's audit event, so the consumer can later prove it against a checkpoint."""
+    response["Audit-Event"] = str(event.uid)
+    response["Audit-Leaf-Hash"] = event.leaf_hash
 
 
 class SignedExchangeApi(APIView):
@@ -30,20 +37,15 @@ class SignedExchangeApi(APIView):
     def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
         if isinstance(exc, ExchangeRefused):
-            self._receipt(response, exc.event, exc.verified)
+            receipt(response, exc.event)
         return response
-
-    def _receipt(self, response: Response, event: Any, verified: VerifiedRequest | None) -> None:
-        response["Audit-Event"] = str(event.uid)
-        response["Audit-Leaf-Hash"] = event.leaf_hash
-        self.request_verified = verified
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
         response.render()
         django_request: HttpRequest = request._request
         try:
-            response_sign(response, django_request, getattr(self, "request_verified", None))
+            response_sign(response, django_request)
         except PlatformError as exc:  # no signing key: fail closed with an unsigned 503 and no data
             response = Response(exc.as_dict(), status=exc.status)
             response = super().finalize_response(request, response, *args, **kwargs)
@@ -86,5 +88,5 @@ class RecordReadApi(SignedExchangeApi):
         fields = [name.strip() for name in raw_fields.split(",") if name.strip()] if raw_fields else None
         result = record_read(request=request._request, dataset_identifier=dataset_id, key=key, fields=fields)
         response = Response(result.body)
-        self._receipt(response, result.event, result.verified)
+        receipt(response, result.event)
         return response

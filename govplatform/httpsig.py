@@ -7,13 +7,16 @@ parameters ``created``, ``expires``, ``keyid`` and ``nonce``; age and clock skew
 claimed atomically only after the signature verifies, so a replay is refused.
 
 Responses: signed by the platform key over ``@status``, ``content-digest``, the audit receipt
-headers and, when the request was verified, the request's own signature (``;req``).
+headers and, whenever the request carried a well-formed signature (verified or refused), that
+signature (``;req``), which binds the answer to the request it answers.
 """
 
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
+
+import http_sf
 
 from django.conf import settings
 from django.db import DatabaseError
@@ -171,14 +174,24 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
     return VerifiedRequest(key=resolver.key, label=result.label, nonce=nonce, signature_digest=digest)
 
 
-def response_sign(response: HttpResponseBase, request: HttpRequest, verified: VerifiedRequest | None) -> None:
+def _request_signature_label(request: HttpRequest) -> str | None:
+    """The label of the request's single signature, if its Signature header is well formed."""
+    try:
+        parsed = http_sf.parse(request.headers.get("Signature", "").encode("latin-1"), tltype="dictionary")
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return next(iter(parsed)) if len(parsed) == 1 else None
+
+
+def response_sign(response: HttpResponseBase, request: HttpRequest) -> None:
     """Sign a rendered response in place with the platform key (raises PlatformError 503 without it)."""
     key = platform_key()
     headers: dict[str, str] = dict(response.items())
     components = ["@status"]
     components += [name for name in RECEIPT_HEADERS if name in response.headers]
-    if verified is not None:
-        components.append(f'"signature";req;key="{verified.label}"')
+    label = _request_signature_label(request)
+    if label is not None:
+        components.append(f'"signature";req;key="{label}"')
     message = HttpResponseMessage(status_code=response.status_code, headers=headers, request=http_message(request))
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519,

@@ -1,0 +1,156 @@
+"""Shared actors and helpers: the Health department publishes, the Police department's system reads."""
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity, Tier
+from exchange import client as consumer
+from exchange.models import Grant
+from govplatform.keys import platform_key_generate
+from govplatform.models import Department, Membership, Role, System, SystemKey
+
+RECORD_KEY = "110101199003070011"
+POLICE_KEY_ID = "police-rms-1"
+
+
+@pytest.fixture(scope="session")
+def platform_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("platform") / "platform-signing-key.pem"
+    platform_key_generate(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _platform_key(settings: Any, platform_key_file: Path) -> None:
+    settings.PLATFORM_SIGNING_KEY_FILE = platform_key_file
+
+
+def make_user(username: str, department: Department | None, *roles: str) -> Any:
+    user = get_user_model().objects.create_user(username=username, password="correct horse battery staple",
+                                                is_staff=True)
+    for role in roles:
+        Membership.objects.create(user=user, department=department, role=role)
+    return user
+
+
+@pytest.fixture
+def health(db: None) -> Department:
+    return Department.objects.create(code="health", name="Health Commission")
+
+
+@pytest.fixture
+def police(db: None) -> Department:
+    return Department.objects.create(code="police", name="Public Security Bureau")
+
+
+@pytest.fixture
+def audit_office(db: None) -> Department:
+    return Department.objects.create(code="audit-office", name="Audit Office")
+
+
+@pytest.fixture
+def health_clerk(health: Department) -> Any:
+    return make_user("health-clerk", health, Role.CLERK)
+
+
+@pytest.fixture
+def health_approver(health: Department) -> Any:
+    return make_user("health-approver", health, Role.APPROVER)
+
+
+@pytest.fixture
+def police_clerk(police: Department) -> Any:
+    return make_user("police-clerk", police, Role.CLERK)
+
+
+@pytest.fixture
+def auditor(audit_office: Department) -> Any:
+    return make_user("auditor", audit_office, Role.AUDITOR)
+
+
+@pytest.fixture
+def police_private_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture
+def police_system(police: Department) -> System:
+    return System.objects.create(department=police, code="police-rms", name="Police records system")
+
+
+@pytest.fixture
+def police_key(police_system: System, police_private_key: Ed25519PrivateKey) -> SystemKey:
+    return SystemKey.objects.create(system=police_system, key_id=POLICE_KEY_ID,
+                                    public_key=consumer.public_pem(police_private_key.public_key()))
+
+
+def build_dataset(owner: Department, *, identifier: str = "vaccinations", status: str = DatasetStatus.PUBLISHED,
+                  tier: str = Tier.CONDITIONAL) -> Dataset:
+    dataset = Dataset.objects.create(owner=owner, identifier=identifier, title="Vaccinations", tier=tier,
+                                     status=status, legal_basis="Vaccine Administration Law")
+    for i, (name, type_, sens, key) in enumerate([
+        ("citizen_id", FieldType.STRING, Sensitivity.PERSONAL, True),
+        ("full_name", FieldType.STRING, Sensitivity.PERSONAL, False),
+        ("vaccine", FieldType.STRING, Sensitivity.INTERNAL, False),
+        ("dose_date", FieldType.DATE, Sensitivity.INTERNAL, False),
+    ]):
+        Field.objects.create(dataset=dataset, name=name, type=type_, sensitivity=sens, is_lookup_key=key,
+                             is_subject_identifier=key, position=i)
+    return dataset
+
+
+@pytest.fixture
+def vaccinations(health: Department) -> Dataset:
+    dataset = build_dataset(health)
+    Record.objects.create(dataset=dataset, key=RECORD_KEY, data={
+        "citizen_id": RECORD_KEY, "full_name": "Li Wei", "vaccine": "hepatitis-b", "dose_date": "2026-03-01"})
+    return dataset
+
+
+@pytest.fixture
+def police_grant(vaccinations: Dataset, police_system: System) -> Grant:
+    now = dt.datetime.now(dt.UTC)
+    return Grant.objects.create(consumer=police_system, dataset=vaccinations, allowed_fields=["vaccine", "dose_date"],
+                                purpose_code="public-health.tracing", purpose="Outbreak tracing",
+                                valid_from=now - dt.timedelta(minutes=1), valid_until=now + dt.timedelta(days=30))
+
+
+def signed_headers(url: str, private_key: Ed25519PrivateKey, key_id: str = POLICE_KEY_ID, **kwargs: Any) -> dict:
+    message = consumer.sign_request(consumer.Message("GET", url), private_key=private_key, key_id=key_id, **kwargs)
+    return dict(message.headers)
+
+
+def record_path(key: str = RECORD_KEY, dataset: str = "vaccinations", query: str = "") -> str:
+    return f"/api/v1/datasets/{dataset}/records/{key}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture
+def signed_get(police_private_key: Ed25519PrivateKey) -> Any:
+    """GET a path through the Django test client, signed with the police key (or as told)."""
+    http = Client()
+
+    def get(path: str, *, private_key: Ed25519PrivateKey | None = None, key_id: str = POLICE_KEY_ID,
+            headers: dict | None = None, **sign_kwargs: Any) -> Any:
+        if headers is None:
+            headers = signed_headers(f"http://testserver{path}", private_key or police_private_key, key_id,
+                                     **sign_kwargs)
+        response = http.get(path, headers=headers)
+        response.sent_headers = headers
+        return response
+
+    return get
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+requires_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")

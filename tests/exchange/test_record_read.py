@@ -1,0 +1,192 @@
+"""GET /api/v1/datasets/{id}/records/{key}: granted fields only, signed responses, every refusal audited."""
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
+from django.utils import timezone
+
+from audit.models import AuditEvent
+from audit.services import subject_hash
+from exchange import client as consumer
+from govplatform.keys import platform_key
+from govplatform.models import SystemKey
+from tests.conftest import RECORD_KEY, record_path, signed_headers
+
+pytestmark = pytest.mark.django_db
+
+
+def last_event() -> AuditEvent:
+    return AuditEvent.objects.order_by("-id").first()
+
+
+def assert_refused(response: Any, status: int, code: str) -> AuditEvent:
+    """The refusal is a clear JSON error, signed, and its audit event is named in the receipt."""
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert "fields" not in body
+    event = AuditEvent.objects.get(uid=response["Audit-Event"])
+    assert (event.action, event.outcome, event.reason) == ("record.read", "refused", code)
+    assert response["Audit-Leaf-Hash"] == event.leaf_hash
+    assert_signed_by_platform(response)
+    return event
+
+
+def assert_signed_by_platform(response: Any) -> None:
+    request = consumer.Message("GET", f"http://testserver{response.request['PATH_INFO']}",
+                               getattr(response, "sent_headers", {}))
+    signed = consumer.SignedResponse(status_code=response.status_code, headers=dict(response.items()),
+                                     body=response.content, request=request)
+    verifier_key = platform_key().public_key
+    if "Signature" in request.headers:
+        consumer.verify_response(signed, platform_public_key=verifier_key)
+    else:  # an unsigned request: the response still carries the platform's signature over status and body
+        from http_message_signatures import HTTPMessageVerifier, algorithms
+
+        from exchange.client import _AnyKeyIdResolver
+
+        HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=_AnyKeyIdResolver(verifier_key)
+                            ).verify(signed, require_components=["@status", "content-digest"], body=signed.body)
+
+
+def test_it_returns_only_the_granted_fields(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    response = signed_get(record_path())
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["fields"] == {"vaccine": "hepatitis-b", "dose_date": "2026-03-01"}
+    assert body["key"] == RECORD_KEY and body["version"] == 1
+    assert_signed_by_platform(response)
+
+
+def test_it_audits_the_read_with_grant_purpose_and_hashed_subject(signed_get: Any, police_key: SystemKey,
+                                                                   police_grant: Any) -> None:
+    response = signed_get(record_path())
+    event = AuditEvent.objects.get(uid=response["Audit-Event"])
+    assert (event.action, event.outcome) == ("record.read", "ok")
+    assert (event.actor_type, event.actor_id, event.actor_department) == ("system", "police-rms", "police")
+    assert event.grant_id == police_grant.pk and event.purpose == "public-health.tracing"
+    assert event.subjects == [subject_hash(RECORD_KEY)]
+    assert RECORD_KEY not in event.canonical_leaf().decode()  # never the raw citizen id
+    assert len(event.request_digest) == 64
+
+
+def test_it_returns_a_subset_of_granted_fields_when_asked(signed_get: Any, police_key: SystemKey,
+                                                          police_grant: Any) -> None:
+    response = signed_get(record_path(query="fields=vaccine"))
+    assert response.status_code == 200
+    assert response.json()["fields"] == {"vaccine": "hepatitis-b"}
+
+
+def test_it_refuses_a_field_not_granted(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    response = signed_get(record_path(query="fields=vaccine,full_name"))
+    event = assert_refused(response, 403, "field_not_granted")
+    assert "full_name" in response.json()["error"]["message"]
+    assert event.grant_id == police_grant.pk
+
+
+def test_it_refuses_an_unknown_field_with_400(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    assert_refused(signed_get(record_path(query="fields=shoe_size")), 400, "unknown_field")
+
+
+def test_it_refuses_an_unsigned_request(client: Any, police_key: SystemKey, police_grant: Any) -> None:
+    event = assert_refused(client.get(record_path()), 401, "signature_missing")
+    assert event.actor_type == "anonymous"
+
+
+def test_it_refuses_a_replayed_request(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    first = signed_get(record_path())
+    assert first.status_code == 200
+    replay = signed_get(record_path(), headers=first.sent_headers)
+    event = assert_refused(replay, 401, "replayed")
+    assert event.actor_id == "police-rms"
+
+
+def test_it_refuses_an_unknown_key(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    stranger = Ed25519PrivateKey.generate()
+    event = assert_refused(signed_get(record_path(), private_key=stranger, key_id="nobody-1"), 401, "unknown_key")
+    assert (event.actor_type, event.actor_id) == ("anonymous", "nobody-1")
+
+
+def test_it_refuses_a_revoked_key(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    SystemKey.objects.filter(pk=police_key.pk).update(revoked_at=timezone.now())
+    event = assert_refused(signed_get(record_path()), 401, "key_revoked")
+    assert event.actor_id == "police-rms"
+
+
+def test_it_refuses_an_expired_key(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    SystemKey.objects.filter(pk=police_key.pk).update(not_before=timezone.now() - dt.timedelta(days=400),
+                                                      expires_at=timezone.now() - dt.timedelta(days=1))
+    assert_refused(signed_get(record_path()), 401, "key_not_valid")
+
+
+def test_it_refuses_a_signature_by_the_wrong_private_key(signed_get: Any, police_key: SystemKey,
+                                                         police_grant: Any) -> None:
+    response = signed_get(record_path(), private_key=Ed25519PrivateKey.generate())
+    assert_refused(response, 401, "signature_invalid")
+
+
+def test_it_refuses_a_signature_for_another_url(signed_get: Any, police_private_key: Ed25519PrivateKey,
+                                                police_key: SystemKey, police_grant: Any) -> None:
+    headers = signed_headers("http://testserver" + record_path(key="someone-else"), police_private_key)
+    assert_refused(signed_get(record_path(), headers=headers), 401, "signature_invalid")
+
+
+def test_it_refuses_an_old_signature(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    response = signed_get(record_path(), created=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
+    event = assert_refused(response, 401, "signature_invalid")
+    assert "expires" in response.json()["error"]["message"] or "age" in response.json()["error"]["message"]
+    assert event.actor_type == "anonymous"  # refused before the key was looked up
+
+
+def test_it_refuses_a_reader_without_a_grant(signed_get: Any, police_key: SystemKey, vaccinations: Any) -> None:
+    event = assert_refused(signed_get(record_path()), 403, "no_grant")
+    assert event.subjects == [subject_hash(RECORD_KEY)]
+
+
+def test_it_refuses_once_the_grant_is_revoked(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    police_grant.revoked_at = timezone.now()
+    police_grant.save()
+    assert_refused(signed_get(record_path()), 403, "no_grant")
+
+
+def test_it_answers_404_for_an_unknown_dataset_or_record(signed_get: Any, police_key: SystemKey,
+                                                         police_grant: Any) -> None:
+    assert_refused(signed_get(record_path(dataset="no-such-dataset")), 404, "dataset_not_found")
+    assert_refused(signed_get(record_path(key="000")), 404, "record_not_found")
+
+
+def test_no_data_leaves_when_the_audit_log_cannot_be_written(signed_get: Any, police_key: SystemKey,
+                                                             police_grant: Any) -> None:
+    """Fail closed: a real database refusal of the audit insert (a trigger), not a mock."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("CREATE FUNCTION test_refuse() RETURNS trigger AS $$ BEGIN "
+                           "RAISE EXCEPTION 'audit disk full'; END; $$ LANGUAGE plpgsql")
+            cursor.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
+                           "FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+        else:
+            cursor.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
+                           "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END")
+    try:
+        response = signed_get(record_path())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_refuse" + (" ON audit_auditevent" if connection.vendor == "postgresql"
+                                                         else ""))
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "audit_unavailable"
+    assert b"hepatitis-b" not in response.content
+    assert not AuditEvent.objects.exists()
+
+
+def test_nothing_is_served_without_the_platform_signing_key(settings: Any, tmp_path: Any, signed_get: Any,
+                                                            police_key: SystemKey, police_grant: Any) -> None:
+    settings.PLATFORM_SIGNING_KEY_FILE = tmp_path / "missing.pem"
+    response = signed_get(record_path())
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "signing_key_unavailable"
+    assert not AuditEvent.objects.filter(outcome="ok").exists()
