@@ -11,8 +11,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from govplatform.errors import PlatformError
 from audit.models import AuditEvent
+from govplatform.errors import PlatformError
 from govplatform.httpsig import response_sign
 
 from .services import ExchangeRefused, record_read

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import http_sf
-
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
