@@ -61,8 +61,11 @@ def log_verify(*, public_key: Ed25519PublicKey) -> VerifyReport:
                 report.fail(None, f"checkpoint at size {checkpoint.tree_size}: the signature does not verify "
                                   f"with the platform key {expected_key_id}")
             elif checkpoint.root_hash != tree.root().hex():
-                report.fail(last_good_size, f"checkpoint at size {checkpoint.tree_size}: the recomputed root differs; "
-                                            f"a leaf in [{last_good_size}, {checkpoint.tree_size}) was altered")
+                # A leaf already found bad in this range names the index exactly; otherwise the range's start.
+                found = report.first_bad_index is not None and report.first_bad_index >= last_good_size
+                report.fail(None if found else last_good_size,
+                            f"checkpoint at size {checkpoint.tree_size}: the recomputed root differs; "
+                            f"a leaf in [{last_good_size}, {checkpoint.tree_size}) was altered")
             else:
                 last_good_size = checkpoint.tree_size
 

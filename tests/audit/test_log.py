@@ -1,0 +1,95 @@
+"""Recording events, sequencing them into the RFC 6962 tree, and signing checkpoints."""
+
+import base64
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from audit.merkle import leaf_hash, root_of
+from audit.models import AuditEvent, Checkpoint, LogLeaf, LogState
+from audit.services import Actor, event_record, log_sequence
+from govplatform.keys import platform_key
+
+pytestmark = pytest.mark.django_db
+
+
+def record(n: int = 1, **kwargs: Any) -> list[AuditEvent]:
+    with transaction.atomic():
+        return [event_record(actor=Actor("user", f"clerk-{i}"), action="test.done", object_type="thing",
+                             object_id=str(i), **kwargs) for i in range(n)]
+
+
+@pytest.mark.django_db(transaction=True)  # no test-wide transaction around it
+def test_an_event_is_only_recorded_inside_the_actions_transaction() -> None:
+    with pytest.raises(RuntimeError, match="inside the action's transaction"):
+        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing")
+    assert not AuditEvent.objects.exists()
+
+
+def test_an_event_rolls_back_with_its_action() -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing")
+        raise IntegrityError("the action failed")
+    assert not AuditEvent.objects.exists()
+
+
+def test_the_leaf_hash_is_recomputable_from_the_stored_row() -> None:
+    (event,) = record(detail={"rows": 3, "fields": ["a", "b"], "nested": {"ok": True}})
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.leaf_hash == leaf_hash(stored.canonical_leaf()).hex() == event.leaf_hash
+
+
+def test_event_details_must_be_plain_json_so_they_hash_stably() -> None:
+    with pytest.raises(TypeError, match="float"), transaction.atomic():
+        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing", detail={"ratio": 0.5})
+
+
+def test_the_sequencer_appends_events_in_order_and_signs_a_checkpoint() -> None:
+    events = record(5)
+    assert log_sequence() == 5
+    leaves = list(LogLeaf.objects.order_by("index"))
+    assert [leaf.event_id for leaf in leaves] == [e.pk for e in events]
+    assert [leaf.index for leaf in leaves] == [0, 1, 2, 3, 4]
+    checkpoint = Checkpoint.objects.get()
+    expected_root = root_of([bytes.fromhex(e.leaf_hash) for e in events])
+    assert checkpoint.tree_size == 5 and checkpoint.root_hash == expected_root.hex()
+    assert checkpoint.body().splitlines()[1:] == ["5", base64.b64encode(expected_root).decode()]
+    platform_key().public_key.verify(base64.b64decode(checkpoint.signature), checkpoint.body().encode())
+    assert LogState.objects.get(pk=1).size == 5
+
+
+def test_the_sequencer_is_idempotent_and_grows_the_tree_incrementally() -> None:
+    first = record(3)
+    log_sequence()
+    assert log_sequence() == 0
+    assert Checkpoint.objects.count() == 1  # nothing new: no new checkpoint
+    second = record(4)
+    assert log_sequence() == 4
+    expected = root_of([bytes.fromhex(e.leaf_hash) for e in first + second])
+    assert Checkpoint.objects.order_by("-tree_size").first().root_hash == expected.hex()
+
+
+def test_the_sequencer_works_in_batches() -> None:
+    record(7)
+    assert log_sequence(batch_size=3) == 7
+    assert sorted(Checkpoint.objects.values_list("tree_size", flat=True)) == [3, 6, 7]
+
+
+def test_without_the_signing_key_nothing_is_sequenced(settings: Any, tmp_path: Any) -> None:
+    record(2)
+    settings.PLATFORM_SIGNING_KEY_FILE = tmp_path / "missing.pem"
+    with pytest.raises(Exception, match="signing key"):
+        log_sequence()
+    assert not LogLeaf.objects.exists() and LogState.objects.get(pk=1).size == 0
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the append-only trigger is PostgreSQL's")
+def test_the_database_refuses_to_update_or_delete_audit_rows() -> None:
+    record()
+    log_sequence()
+    for statement in ["UPDATE audit_auditevent SET outcome = 'refused'", "DELETE FROM audit_auditevent",
+                      "DELETE FROM audit_logleaf", "UPDATE audit_checkpoint SET tree_size = 0"]:
+        with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEvent.objects.get().outcome == "ok"
