@@ -22,6 +22,16 @@ _ERROR = inline_serializer("Error", {"error": inline_serializer("ErrorBody", {
     "detail": serializers.JSONField(allow_null=True)})})
 
 
+RESPONSE_HEADERS = [
+    ("Audit-Event", "The id of this response's audit event (refusals included)."),
+    ("Audit-Leaf-Hash", "The event's RFC 6962 leaf hash, hex: prove it against a signed checkpoint."),
+    ("Content-Digest", "RFC 9530 sha-256 of the body."),
+    ("Signature-Input", 'The platform\'s signature parameters (label "platform").'),
+    ("Signature", "The platform's Ed25519 signature over @status, content-digest, the audit headers and "
+                  "the request's signature."),
+]
+
+
 def receipt(response: Response, event: AuditEvent) -> None:
     """Name the response's audit event, so the consumer can later prove it against a checkpoint."""
     response["Audit-Event"] = str(event.uid)
@@ -69,7 +79,15 @@ class RecordReadApi(SignedExchangeApi):
                              description="The record's lookup key."),
             OpenApiParameter("fields", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
                              description="Comma-separated field names; default: every granted field."),
+            OpenApiParameter("Signature-Input", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                             description='RFC 9421, e.g. sig1=("@method" "@target-uri");created=...;'
+                                         'expires=...;keyid="...";nonce="...";alg="ed25519"'),
+            OpenApiParameter("Signature", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
+                             description="RFC 9421 Ed25519 signature, e.g. sig1=:base64:"),
+            *[OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, response=True, description=text)
+              for name, text in RESPONSE_HEADERS],
         ],
+        auth=[{"httpMessageSignature": []}],
         responses={
             200: inline_serializer("RecordRead", {
                 "dataset": serializers.CharField(), "key": serializers.CharField(),
