@@ -43,6 +43,12 @@ class MembershipAdmin(RoleScopedAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request, (Role.ADMIN,), obj)
 
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        """The auditor role reads every department's data: only a platform superuser grants it."""
+        if db_field.name == "role" and not is_superuser(request.user):
+            kwargs["choices"] = [(value, label) for value, label in Role.choices if value != Role.AUDITOR]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
 
 class SystemKeyInline(ReadOnlyInline):
     model = SystemKey
