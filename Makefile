@@ -25,6 +25,7 @@ test: install
 
 lint: install
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # Regenerate the committed OpenAPI schema after changing the API.
 schema: install

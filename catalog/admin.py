@@ -9,7 +9,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from govplatform.admin_base import RoleScopedAdmin
+from govplatform.admin_base import RoleScopedAdmin, limit_to_departments
 from govplatform.errors import PlatformError
 from govplatform.models import Role
 from govplatform.permissions import departments_where, is_superuser
@@ -75,9 +75,7 @@ class DatasetAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "owner" and not is_superuser(request.user):
-            field.queryset = field.queryset.filter(pk__in=departments_where(request.user, CLERKS))
-        return field
+        return limit_to_departments(request, field, CLERKS, "pk") if db_field.name == "owner" else field
 
     @admin.display(description="Records")
     def records_link(self, obj: Dataset) -> str:

@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -40,16 +40,17 @@ class AccessRequestForm(forms.ModelForm):
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         requestable = datasets_requestable()
-        self.fields["dataset"].queryset = requestable
-        self.fields["requested_fields"].queryset = (Field.objects.filter(dataset__in=requestable)
-                                                    .select_related("dataset").order_by("dataset", "position"))
+        choices = cast(dict[str, forms.ModelChoiceField], self.fields)
+        choices["dataset"].queryset = requestable
+        choices["requested_fields"].queryset = (Field.objects.filter(dataset__in=requestable)
+                                                .select_related("dataset").order_by("dataset", "position"))
         systems = System.objects.filter(active=True)
         if not is_superuser(user):
             systems = systems.filter(department_id__in=departments_where(user, CLERKS))
-        self.fields["consumer"].queryset = systems
+        choices["consumer"].queryset = systems
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         dataset, chosen = data.get("dataset"), data.get("requested_fields")
         if dataset is not None and chosen:
             strays = [f.name for f in chosen if f.dataset_id != dataset.pk]

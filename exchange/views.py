@@ -87,7 +87,7 @@ class RecordReadApi(SignedExchangeApi):
             *[OpenApiParameter(name, OpenApiTypes.STR, OpenApiParameter.HEADER, response=True, description=text)
               for name, text in RESPONSE_HEADERS],
         ],
-        auth=[{"httpMessageSignature": []}],
+        auth=[{"httpMessageSignature": []}],  # type: ignore[list-item]  # security requirement objects
         responses={
             200: inline_serializer("RecordRead", {
                 "dataset": serializers.CharField(), "key": serializers.CharField(),

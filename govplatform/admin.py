@@ -1,23 +1,16 @@
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import ForeignKey, QuerySet
-from django.forms import ModelChoiceField
 from django.http import HttpRequest
 
-from .admin_base import ReadOnlyInline, RoleScopedAdmin
+from .admin_base import ReadOnlyInline, RoleScopedAdmin, limit_to_departments
 from .errors import PlatformError
 from .models import Department, Membership, Role, System, SystemKey
-from .permissions import departments_where, is_superuser
+from .permissions import is_superuser
 from .services import system_key_revoke
 
 CLERKS = (Role.CLERK, Role.ADMIN)
-
-
-def _limit_departments(request: HttpRequest, field: ModelChoiceField, roles: tuple[str, ...], path: str) -> None:
-    """Offer only objects of the departments where the user holds ``roles``."""
-    if not is_superuser(request.user):
-        field.queryset = field.queryset.filter(**{f"{path}__in": departments_where(request.user, roles)})
 
 
 @admin.register(Department)
@@ -36,9 +29,7 @@ class MembershipAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "department":
-            _limit_departments(request, field, (Role.ADMIN,), "pk")
-        return field
+        return limit_to_departments(request, field, (Role.ADMIN,), "pk") if db_field.name == "department" else field
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._allowed(request, (Role.ADMIN,), obj)
@@ -52,8 +43,7 @@ class MembershipAdmin(RoleScopedAdmin):
 
 class SystemKeyInline(ReadOnlyInline):
     model = SystemKey
-    fields = ["key_id", "not_before", "expires_at", "revoked_at", "revocation_reason"]
-    readonly_fields = fields
+    fields = readonly_fields = ("key_id", "not_before", "expires_at", "revoked_at", "revocation_reason")
 
 
 @admin.register(System)
@@ -65,9 +55,7 @@ class SystemAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "department":
-            _limit_departments(request, field, CLERKS, "pk")
-        return field
+        return limit_to_departments(request, field, CLERKS, "pk") if db_field.name == "department" else field
 
 
 @admin.register(SystemKey)
@@ -84,13 +72,11 @@ class SystemKeyAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        if db_field.name == "system":
-            _limit_departments(request, field, CLERKS, "department")
-        return field
+        return limit_to_departments(request, field, CLERKS, "department") if db_field.name == "system" else field
 
     def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = cast(Any, request.user)  # the admin only serves logged-in staff
         super().save_model(request, obj, form, change)
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:

@@ -14,7 +14,7 @@ signature (``;req``), which binds the answer to the request it answers.
 import datetime as dt
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import http_sf
 from django.conf import settings
@@ -176,7 +176,8 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
 def _request_signature_label(request: HttpRequest) -> str | None:
     """The label of the request's single signature, if its Signature header is well formed."""
     try:
-        parsed = http_sf.parse(request.headers.get("Signature", "").encode("latin-1"), tltype="dictionary")
+        parsed = cast(dict[str, Any], http_sf.parse(request.headers.get("Signature", "").encode("latin-1"),
+                                                     tltype="dictionary"))
     except (ValueError, UnicodeEncodeError):
         return None
     return next(iter(parsed)) if len(parsed) == 1 else None

@@ -120,7 +120,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "db.sqlite3",
+            "NAME": str(DATA_DIR / "db.sqlite3"),
             # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }

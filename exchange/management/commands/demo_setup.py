@@ -71,10 +71,9 @@ class Command(BaseCommand):
         User = get_user_model()
         self.passwords: dict[str, str] = {}
         users = {}
-        admin, _ = User.objects.get_or_create(username="admin", defaults={"is_staff": True, "is_superuser": True})
-        for username, dept, roles in [("admin", None, []), *USERS]:
-            user = admin if username == "admin" else User.objects.get_or_create(
-                username=username, defaults={"is_staff": True})[0]
+        for username, dept, roles in [("admin", "", []), *USERS]:
+            user, _ = User.objects.get_or_create(username=username, defaults={
+                "is_staff": True, "is_superuser": username == "admin"})
             self.passwords[username] = secrets.token_urlsafe(12)
             user.set_password(self.passwords[username])
             user.save()
