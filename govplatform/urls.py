@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views import HealthApi, PlatformKeyApi
 
+handler404 = "govplatform.views.not_found"
+handler500 = "govplatform.views.server_error"
+
 admin.site.site_header = "Government data-sharing platform"
 admin.site.site_title = "Data-sharing platform"
 admin.site.index_title = "Catalogue, exchange and audit"

@@ -4,6 +4,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -76,3 +78,22 @@ class PlatformKeyApi(APIView):
     def get(self, request: Request) -> Response:
         key = platform_key()
         return Response({"key_id": key.key_id, "algorithm": "ed25519", "public_key_pem": key.public_pem()})
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """API clients get the JSON error shape; people get Django's page."""
+    if _is_api(request):
+        error = PlatformError("not_found", "No API endpoint has this address; see /api/docs/.", status=404)
+        return JsonResponse(error.as_dict(), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        error = PlatformError("internal_error", "The platform failed to answer; the error is logged.", status=500)
+        return JsonResponse(error.as_dict(), status=500)
+    return defaults.server_error(request)
