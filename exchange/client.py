@@ -121,6 +121,16 @@ class _AnyKeyIdResolver(MappingKeyResolver):
         return self.key
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A signature is for one URL: a redirect comes back as the response, never followed with our headers."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 def get(url: str, *, private_key: Ed25519PrivateKey, key_id: str,
         platform_public_key: Ed25519PublicKey | None = None, timeout: float = 30) -> SignedResponse:
     """Make a signed GET; verify the response's signature when the platform key is given."""
@@ -130,7 +140,7 @@ def get(url: str, *, private_key: Ed25519PrivateKey, key_id: str,
                            key_id=key_id)
     http_request = urllib.request.Request(url, method="GET", headers=request.headers)  # noqa: S310 (checked above)
     try:
-        with urllib.request.urlopen(http_request, timeout=timeout) as raw:  # noqa: S310 (checked above)
+        with _NO_REDIRECTS.open(http_request, timeout=timeout) as raw:
             status, headers, body = raw.status, dict(raw.headers.items()), raw.read()
     except urllib.error.HTTPError as error:
         status, headers, body = error.code, dict(error.headers.items()), error.read()

@@ -184,20 +184,30 @@ def _request_signature_label(request: HttpRequest) -> str | None:
 
 
 def response_sign(response: HttpResponseBase, request: HttpRequest) -> None:
-    """Sign a rendered response in place with the platform key (raises PlatformError 503 without it)."""
+    """Sign a rendered response in place with the platform key (raises PlatformError 503 without it).
+
+    The request's signature is covered (``;req``) when it can be: a request whose URL or Signature
+    the library cannot read was refused anyway, and its answer is signed without that binding.
+    """
     key = platform_key()
-    headers: dict[str, str] = dict(response.items())
-    components = ["@status"]
-    components += [name for name in RECEIPT_HEADERS if name in response.headers]
-    label = _request_signature_label(request)
-    if label is not None:
-        components.append(f'"signature";req;key="{label}"')
-    message = HttpResponseMessage(status_code=response.status_code, headers=headers, request=http_message(request))
     signer = HTTPMessageSigner(
         signature_algorithm=algorithms.ED25519,
         key_resolver=MappingKeyResolver(public_keys={}, private_keys={key.key_id: key.private_key}),
     )
-    signer.sign(message, key_id=key.key_id, label=RESPONSE_LABEL, covered_component_ids=components,
-                body=bytes(response.content))  # type: ignore[attr-defined]
+    components = ["@status", *(name for name in RECEIPT_HEADERS if name in response.headers)]
+    label = _request_signature_label(request)
+    attempts = [[*components, f'"signature";req;key="{label}"'], components] if label else [components]
+    for covered in attempts:
+        headers: dict[str, str] = dict(response.items())
+        message = HttpResponseMessage(status_code=response.status_code, headers=headers,
+                                      request=http_message(request))
+        try:
+            signer.sign(message, key_id=key.key_id, label=RESPONSE_LABEL, covered_component_ids=covered,
+                        body=bytes(response.content))  # type: ignore[attr-defined]
+        except HTTPMessageSignaturesException:
+            if covered is attempts[-1]:
+                raise
+            continue
+        break
     for name in ("Content-Digest", "Signature-Input", "Signature"):
         response[name] = headers[name]
