@@ -112,21 +112,25 @@ class DatasetAdmin(RoleScopedAdmin):
         if not self.has_change_permission(request, dataset):
             return TemplateResponse(request, "admin/catalog/import_denied.html", {"dataset": dataset}, status=403)
         form = CsvImportForm(request.POST or None, request.FILES or None)
-        report = None
-        if request.method == "POST" and form.is_valid():
+        report, status = None, 200
+        if request.method == "POST" and not form.is_valid():
+            status = 400
+        elif request.method == "POST":
             try:
                 report = records_import_csv(dataset=dataset, content=form.cleaned_data["file"].read(),
                                             actor=request.user)
             except PlatformError as exc:
                 form.add_error(None, exc.message)
+                status = exc.status
             else:
                 if report.ok:
                     self.message_user(request, f"Loaded {report.rows} rows into {dataset.identifier}: "
                                                f"{report.created} new, {report.updated} updated.", messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:catalog_dataset_change", args=[dataset.pk]))
+                status = 400
         context = {**self.admin_site.each_context(request), "title": f"Load records into {dataset.identifier}",
                    "dataset": dataset, "form": form, "report": report, "opts": self.model._meta}
-        return TemplateResponse(request, "admin/catalog/import.html", context, status=400 if report else 200)
+        return TemplateResponse(request, "admin/catalog/import.html", context, status=status)
 
 
 @admin.register(Record)

@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import io
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +19,7 @@ from govplatform.permissions import has_role
 from .models import Dataset, DatasetStatus, Field, FieldType, Record, Tier
 
 MAX_REPORTED_ERRORS = 100
+MAX_KEY_LENGTH = Record._meta.get_field("key").max_length or 255
 
 
 def _require_clerk(user: Any, dataset: Dataset) -> None:
@@ -114,50 +116,81 @@ def field_value_parse(field_type: str, raw: str) -> Any:
     raise ValueError(f"unknown field type {field_type}")
 
 
+def _record_key(value: Any) -> str:
+    """The lookup key as it appears in the API's URL: text as is, other types as their JSON spelling."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _header_problems(header: list[str], names: list[str]) -> list[str]:
+    problems = []
+    if missing := [n for n in names if n not in header]:
+        problems.append(f"missing columns: {', '.join(missing)}")
+    if unknown := [h for h in header if h not in names]:
+        problems.append(f"columns not in the schema: {', '.join(unknown)}")
+    if repeated := sorted({h for h in header if header.count(h) > 1}):
+        problems.append(f"columns named twice: {', '.join(repeated)}")
+    return problems
+
+
 def _parse_csv(content: bytes, fields: list[Field], report: ImportReport) -> dict[str, dict[str, Any]]:
+    """Rows by key; every problem goes to the report with the line it starts on (1 is the header)."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
         report.add_error(1, "", "The file is not UTF-8 text; save it as CSV UTF-8 and upload it again.")
         return {}
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    names = [f.name for f in fields]
-    missing = [n for n in names if n not in header]
-    unknown = [h for h in header if h not in names]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"missing columns: {', '.join(missing)}")
-        if unknown:
-            parts.append(f"columns not in the schema: {', '.join(unknown)}")
-        report.add_error(1, "", f"The header must name exactly the dataset's fields ({'; '.join(parts)}).")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip() for name in next(reader, [])]
+    except csv.Error as exc:
+        report.add_error(1, "", f"The header is not valid CSV: {exc}.")
         return {}
+    names = [f.name for f in fields]
+    if problems := _header_problems(header, names):
+        report.add_error(1, "", f"The header must name exactly the dataset's fields ({'; '.join(problems)}).")
+        return {}
+    column = {name: header.index(name) for name in names}
     key_field = next(f for f in fields if f.is_lookup_key)
     records: dict[str, dict[str, Any]] = {}
     first_seen: dict[str, int] = {}
-    try:
-        for line_no, row in enumerate(reader, start=2):
-            report.rows += 1
-            if None in row:  # more cells than header columns
-                report.add_error(line_no, "", "The row has more cells than the header has columns.")
+    while True:
+        line = reader.line_num + 1  # where the next row starts; a quoted cell may span lines
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            report.add_error(line, "", f"The file is not valid CSV from here on: {exc}.")
+            break
+        if not cells:
+            continue  # a blank line
+        report.rows += 1
+        if len(cells) != len(header):
+            report.add_error(line, "", f"The row has {len(cells)} cells; the header has {len(header)} columns.")
+            continue
+        data: dict[str, Any] = {}
+        for f in fields:
+            raw = cells[column[f.name]]
+            if "\x00" in raw:
+                report.add_error(line, f.name, "The cell contains a NUL character; remove it.")
                 continue
-            data: dict[str, Any] = {}
-            for f in fields:
-                try:
-                    data[f.name] = field_value_parse(f.type, row[f.name] or "")
-                except ValueError as exc:
-                    report.add_error(line_no, f.name, str(exc))
-            key = str(data.get(key_field.name) or "")
-            if not key:
-                report.add_error(line_no, key_field.name, "The lookup key may not be empty.")
-            elif key in first_seen:
-                report.add_error(line_no, key_field.name, f"Duplicate key: also on line {first_seen[key]}.")
-            else:
-                first_seen[key] = line_no
-                records[key] = data
-    except csv.Error as exc:
-        report.add_error(reader.line_num, "", f"The file is not valid CSV: {exc}.")
+            try:
+                data[f.name] = field_value_parse(f.type, raw)
+            except ValueError as exc:
+                report.add_error(line, f.name, str(exc))
+        key = _record_key(data.get(key_field.name))
+        if not key:
+            if key_field.name in data:
+                report.add_error(line, key_field.name, "The lookup key may not be empty.")
+        elif len(key) > MAX_KEY_LENGTH:
+            report.add_error(line, key_field.name, f"The lookup key is longer than {MAX_KEY_LENGTH} characters.")
+        elif key in first_seen:
+            report.add_error(line, key_field.name, f"Duplicate key: also on line {first_seen[key]}.")
+        else:
+            first_seen[key] = line
+            records[key] = data
     return records
 
 

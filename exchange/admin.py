@@ -87,9 +87,9 @@ class AccessRequestAdmin(RoleScopedAdmin):
         return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is not None:  # a filed request is read-only: no filing form, no choices to limit
+            return super().get_form(request, obj, change, **{**kwargs, "form": forms.ModelForm})
         form_class = super().get_form(request, obj, change, **kwargs)
-        if obj is not None:
-            return form_class
 
         class BoundForm(form_class):  # type: ignore[misc, valid-type]
             def __init__(self, *args: Any, **kw: Any) -> None:
@@ -134,10 +134,9 @@ class AccessRequestAdmin(RoleScopedAdmin):
     def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         access_request = get_object_or_404(self.get_queryset(request), pk=pk)
         form = DecisionForm(request.POST or None)
-        status = 200
+        status, denied = 200, ""
         if not has_role(request.user, [Role.APPROVER], access_request.dataset.owner_id):
-            form.add_error(None, f"Only approvers of {access_request.dataset.owner} may decide this request.")
-            status = 403
+            status, denied = 403, f"Only approvers of {access_request.dataset.owner} may decide this request."
         elif request.method == "POST" and form.is_valid():
             try:
                 access_request_decide(access_request=access_request, approver=request.user,
@@ -153,7 +152,7 @@ class AccessRequestAdmin(RoleScopedAdmin):
         elif request.method == "POST":
             status = 400
         context = {**self.admin_site.each_context(request), "title": f"Decide request #{pk}",
-                   "access_request": access_request, "form": form, "opts": self.model._meta}
+                   "access_request": access_request, "form": form, "denied": denied, "opts": self.model._meta}
         return TemplateResponse(request, "admin/exchange/decide.html", context, status=status)
 
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -23,7 +24,7 @@ from govplatform.keys import platform_key
 from govplatform.models import Role, System
 from govplatform.permissions import has_role
 
-from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState
+from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
 from .selectors import grant_find_active
 
 _AUDIT_UNAVAILABLE = ("audit_unavailable", "The audit log cannot be written, so nothing was served. Retry later.")
@@ -65,6 +66,10 @@ def access_request_file(
     if not names:
         raise PlatformError("no_fields", "Choose at least one field.", status=400)
     _field_names_check(dataset, names)
+    try:
+        purpose_code_validator(purpose_code)
+    except ValidationError as exc:
+        raise PlatformError("bad_purpose_code", exc.messages[0], status=400) from exc
     if not purpose.strip() or not legal_basis.strip():
         raise PlatformError("purpose_required", "State the purpose and the legal basis.", status=400)
     if not 1 <= duration_days <= MAX_GRANT_DAYS:

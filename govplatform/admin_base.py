@@ -72,8 +72,13 @@ class RoleScopedAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on their parent's page, to whoever may see the parent (roles, not model permissions)."""
+
     extra = 0
     can_delete = False
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return True
 
     def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False

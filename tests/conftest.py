@@ -1,6 +1,8 @@
 """Shared actors and helpers: the Health department publishes, the Police department's system reads."""
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,34 @@ def platform_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _platform_key(settings: Any, platform_key_file: Path) -> None:
     settings.PLATFORM_SIGNING_KEY_FILE = platform_key_file
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Test users need passwords, not slow ones."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@contextmanager
+def audit_inserts_refused() -> Iterator[None]:
+    """The database refuses every audit insert (a real trigger, not a mock), as a full disk would."""
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        if postgres:
+            cursor.execute("CREATE FUNCTION test_refuse() RETURNS trigger AS $$ BEGIN "
+                           "RAISE EXCEPTION 'audit disk full'; END; $$ LANGUAGE plpgsql")
+            cursor.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
+                           "FOR EACH ROW EXECUTE FUNCTION test_refuse()")
+        else:
+            cursor.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
+                           "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER test_refuse" + (" ON audit_auditevent" if postgres else ""))
+            if postgres:
+                cursor.execute("DROP FUNCTION test_refuse()")
 
 
 def make_user(username: str, department: Department | None, *roles: str) -> Any:

@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -13,7 +12,7 @@ from audit.services import subject_hash
 from exchange import client as consumer
 from govplatform.keys import platform_key
 from govplatform.models import SystemKey
-from tests.conftest import RECORD_KEY, record_path, signed_headers
+from tests.conftest import RECORD_KEY, audit_inserts_refused, record_path, signed_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -161,22 +160,9 @@ def test_it_answers_404_for_an_unknown_dataset_or_record(signed_get: Any, police
 
 def test_no_data_leaves_when_the_audit_log_cannot_be_written(signed_get: Any, police_key: SystemKey,
                                                              police_grant: Any) -> None:
-    """Fail closed: a real database refusal of the audit insert (a trigger), not a mock."""
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("CREATE FUNCTION test_refuse() RETURNS trigger AS $$ BEGIN "
-                           "RAISE EXCEPTION 'audit disk full'; END; $$ LANGUAGE plpgsql")
-            cursor.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
-                           "FOR EACH ROW EXECUTE FUNCTION test_refuse()")
-        else:
-            cursor.execute("CREATE TRIGGER test_refuse BEFORE INSERT ON audit_auditevent "
-                           "BEGIN SELECT RAISE(ABORT, 'audit disk full'); END")
-    try:
+    """Fail closed: a real database refusal of the audit insert, not a mock."""
+    with audit_inserts_refused():
         response = signed_get(record_path())
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER test_refuse" + (" ON audit_auditevent" if connection.vendor == "postgresql"
-                                                         else ""))
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "audit_unavailable"
     assert b"hepatitis-b" not in response.content
