@@ -1,14 +1,12 @@
-from typing import Any, cast
+from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import ForeignKey, QuerySet
+from django.contrib import admin
+from django.db.models import ForeignKey
 from django.http import HttpRequest
 
 from .admin_base import ReadOnlyInline, RoleScopedAdmin, limit_to_departments
-from .errors import PlatformError
 from .models import Department, Membership, Role, System, SystemKey
 from .permissions import is_superuser
-from .services import system_key_revoke
 
 CLERKS = (Role.CLERK, Role.ADMIN)
 
@@ -56,38 +54,3 @@ class SystemAdmin(RoleScopedAdmin):
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         return limit_to_departments(request, field, CLERKS, "pk") if db_field.name == "department" else field
-
-
-@admin.register(SystemKey)
-class SystemKeyAdmin(RoleScopedAdmin):
-    """Keys are added (public PEM pasted) and revoked, never edited."""
-
-    department_path = "system__department"
-    add_roles = CLERKS
-    list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
-    list_filter = ["system__department"]
-    search_fields = ["key_id", "system__code"]
-    readonly_fields = ["algorithm", "created_by", "created_at", "revoked_at", "revoked_by", "revocation_reason"]
-    actions = ["revoke"]
-
-    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERKS, "department") if db_field.name == "system" else field
-
-    def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by = cast(Any, request.user)  # the admin only serves logged-in staff
-        super().save_model(request, obj, form, change)
-
-    def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, CLERKS, None)
-
-    @admin.action(description="Revoke the selected keys now", permissions=["revoke"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[SystemKey]) -> None:
-        for key in queryset.select_related("system__department"):
-            try:
-                system_key_revoke(key=key, actor=request.user, reason="revoked in the admin")
-            except PlatformError as exc:
-                self.message_user(request, f"{key.key_id}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{key.key_id} is revoked.", messages.SUCCESS)

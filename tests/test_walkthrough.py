@@ -146,10 +146,11 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     log_sequence()
     actions = list(AuditEvent.objects.order_by("id").values_list("action", "outcome", "reason"))
     assert actions == [
-        ("records.imported", "ok", ""), ("dataset.published", "ok", ""), ("access_request.filed", "ok", ""),
-        ("access_request.approved", "ok", ""), ("record.read", "ok", ""), ("record.read", "ok", ""),
-        ("record.read", "refused", "replayed"), ("record.read", "refused", "signature_missing"),
-        ("record.read", "refused", "unknown_key"), ("record.read", "refused", "field_not_granted"),
+        ("records.imported", "ok", ""), ("dataset.published", "ok", ""), ("system_key.registered", "ok", ""),
+        ("access_request.filed", "ok", ""), ("access_request.approved", "ok", ""), ("record.read", "ok", ""),
+        ("record.read", "ok", ""), ("record.read", "refused", "replayed"),
+        ("record.read", "refused", "signature_missing"), ("record.read", "refused", "unknown_key"),
+        ("record.read", "refused", "field_not_granted"), ("system_key.revoked", "ok", ""),
         ("record.read", "refused", "key_revoked"),
     ]
     assert LogLeaf.objects.count() == len(actions)

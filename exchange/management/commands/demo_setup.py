@@ -13,21 +13,25 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
 from audit.services import log_sequence
 from catalog.models import Dataset, DatasetStatus, Field, FieldType, Sensitivity, Tier
 from catalog.services import dataset_publish, records_import_csv
 from exchange import client
 from exchange.models import AccessRequest, RequestState
-from exchange.services import access_request_decide, access_request_file
+from exchange.services import (
+    access_request_decide,
+    access_request_file,
+    key_fingerprint,
+    system_key_register,
+    system_key_revoke,
+)
 from govplatform.keys import public_path
 from govplatform.models import Department, Membership, Role, System, SystemKey
 
 DEMO_DIR_NAME = "demo"
 CSV_PATH = Path(settings.BASE_DIR) / "demo" / "vaccinations.csv"
 DATASET_ID = "vaccination-records"
-KEY_ID = "police-rms-demo-1"
 DEMO_RECORD_KEY = "110101199003070011"
 
 USERS = [  # username, department code, roles
@@ -107,10 +111,14 @@ class Command(BaseCommand):
             "department": police, "name": "Police records management system"})
         key_file = demo_dir / "police-rms.pem"
         if not key_file.exists():
-            public_pem = client.keygen(key_file)  # as the consumer would, on its own machine
-            with transaction.atomic():
-                SystemKey.objects.filter(key_id=KEY_ID).delete()  # its private half is gone
-                SystemKey.objects.create(system=system, key_id=KEY_ID, public_key=public_pem, created_by=clerk)
+            client.keygen(key_file)  # as the consumer would, on its own machine
+        public_pem = client.public_pem(client.load_private_key(key_file).public_key())
+        # The key id names the key pair, so a regenerated pair is a new key, not an edited one.
+        self.key_id = f"police-rms-{key_fingerprint(public_pem)[:8]}"
+        if not SystemKey.objects.filter(key_id=self.key_id).exists():
+            for stale in SystemKey.objects.filter(system=system, revoked_at__isnull=True):
+                system_key_revoke(key=stale, actor=clerk, reason="demo key pair regenerated")
+            system_key_register(system=system, key_id=self.key_id, public_key=public_pem, actor=clerk)
         self.key_file = key_file
         return system
 
@@ -142,7 +150,7 @@ class Command(BaseCommand):
         platform_pub = public_path(Path(settings.PLATFORM_SIGNING_KEY_FILE))
         url = f"{base_url}/api/v1/datasets/{DATASET_ID}/records/{DEMO_RECORD_KEY}"
         call = [".venv/bin/python" if Path(sys.executable).parent.parent.name == ".venv" else sys.executable,
-                "-m", "exchange.client", "get", url, "--key-file", rel(self.key_file), "--key-id", KEY_ID,
+                "-m", "exchange.client", "get", url, "--key-file", rel(self.key_file), "--key-id", self.key_id,
                 "--platform-key", rel(platform_pub)]
         out = self.stdout.write
         out("")
@@ -152,7 +160,7 @@ class Command(BaseCommand):
             label = dept if not roles else f"{', '.join(roles)} of {dept}"
             out(f"  {username:<16} {self.passwords[username]:<18} {label}")
         out("")
-        out(f"Consumer system police-rms: private key {rel(self.key_file)}, keyid {KEY_ID}")
+        out(f"Consumer system police-rms: private key {rel(self.key_file)}, keyid {self.key_id}")
         out(f"Platform public key (pin it to verify responses): {rel(platform_pub)}")
         out("A signed API call (RFC 9421, Ed25519; covers @method @target-uri created expires keyid nonce):")
         out("  " + shlex.join(call))
