@@ -26,7 +26,7 @@ class DatasetStatus(models.TextChoices):
 class Dataset(models.Model):
     owner = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="datasets")
     identifier = models.SlugField(max_length=100, unique=True,
-                                  help_text="Stable id used in the API: /api/v1/datasets/<identifier>/...")
+                                  help_text="Stable id used in the API: /api/v1/datasets/{identifier}/records/{key}")
     title = models.CharField(max_length=300)
     description = models.TextField(blank=True)
     tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.CONDITIONAL)

@@ -76,7 +76,7 @@ class AccessRequestAdmin(RoleScopedAdmin):
     list_display = ["id", "consumer", "dataset", "state", "filed_by", "filed_at", "decided_at"]
     list_filter = ["state"]
     readonly_fields = ["state", "decide_link", "filed_by", "filed_at", "decided_by", "decided_at",
-                       "decision_reason", "fields"]
+                       "decision_reason", "requested"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccessRequest]:
         return access_requests_visible_to(user=request.user)
@@ -100,7 +100,7 @@ class AccessRequestAdmin(RoleScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return AccessRequestForm.Meta.fields
-        return ["consumer", "dataset", "fields", "purpose_code", "purpose", "legal_basis", "case_reference",
+        return ["consumer", "dataset", "requested", "purpose_code", "purpose", "legal_basis", "case_reference",
                 "duration_days", "state", "decide_link", "filed_by", "filed_at", "decided_by", "decided_at",
                 "decision_reason"]
 
@@ -119,6 +119,10 @@ class AccessRequestAdmin(RoleScopedAdmin):
         except PlatformError as exc:
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.path)
+
+    @admin.display(description="Fields")
+    def requested(self, obj: AccessRequest) -> str:
+        return ", ".join(obj.fields)
 
     @admin.display(description="Decision")
     def decide_link(self, obj: AccessRequest) -> str:

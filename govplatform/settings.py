@@ -144,7 +144,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 # --- Redis: the Celery broker and the nonce store when REDIS_URL is set ---
 REDIS_URL = env("REDIS_URL")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL  # embedded default: tasks run in-process
 CELERY_TASK_EAGER_PROPAGATES = True
