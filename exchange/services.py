@@ -186,6 +186,11 @@ class RecordRead:
     event: AuditEvent
 
 
+def _printable(value: str) -> str:
+    """Caller-chosen text as the log keeps it: control characters (NUL breaks PostgreSQL) replaced."""
+    return "".join(char if char.isprintable() else "\ufffd" for char in value)
+
+
 def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
     try:
         with transaction.atomic():
@@ -201,23 +206,27 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     PlatformError 503 and no data leaves.
     """
     platform_key()  # nothing is served, or audited as served, when responses cannot be signed
+    target = _printable(dataset_identifier)
     try:
         verified = request_verify(request)
     except SignatureRefused as exc:
-        actor = Actor.for_system(exc.key.system) if exc.key else Actor.anonymous(exc.claimed_key_id)
-        event = _audit_or_fail_closed(actor=actor, object_id=dataset_identifier, outcome=Outcome.REFUSED,
-                                      reason=exc.code, request_digest=exc.signature_digest,
-                                      detail={"keyid": exc.claimed_key_id})
+        # Not proven to come from the key's system (anyone can name a keyid): logged as anonymous,
+        # with the claim kept in the detail.
+        claim = {"keyid": exc.claimed_key_id}
+        if exc.key is not None:
+            claim["claimed_system"] = exc.key.system.code
+        event = _audit_or_fail_closed(actor=Actor.anonymous(exc.claimed_key_id), object_id=target,
+                                      outcome=Outcome.REFUSED, reason=exc.code,
+                                      request_digest=exc.signature_digest, detail=claim)
         raise ExchangeRefused(exc, event=event) from exc
     except PlatformError as exc:  # the nonce store or key registry is down: refused, and audited if possible
-        event = _audit_or_fail_closed(actor=Actor.anonymous(), object_id=dataset_identifier,
-                                      outcome=Outcome.REFUSED, reason=exc.code,
-                                      request_digest=signature_digest(request))
+        event = _audit_or_fail_closed(actor=Actor.anonymous(), object_id=target, outcome=Outcome.REFUSED,
+                                      reason=exc.code, request_digest=signature_digest(request))
         raise ExchangeRefused(exc, event=event) from exc
 
     system = verified.key.system
     audit_context: dict[str, Any] = {
-        "actor": Actor.for_system(system), "object_id": dataset_identifier,
+        "actor": Actor.for_system(system), "object_id": target,
         "request_digest": verified.signature_digest, "detail": {"keyid": verified.key.key_id},
     }
 
@@ -225,6 +234,9 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
         event = _audit_or_fail_closed(outcome=Outcome.REFUSED, reason=code, **audit_context, **extra)
         return ExchangeRefused(PlatformError(code, message, status=status), event=event)
 
+    if not all(value.isprintable() for value in [dataset_identifier, key, *(fields or [])]):
+        raise refuse("invalid_characters", "The dataset id, the key and the field names may not contain "
+                                           "control characters.", 400)
     dataset = dataset_get_published(identifier=dataset_identifier)
     if dataset is None:
         raise refuse("dataset_not_found", f"No published dataset is called '{dataset_identifier[:100]}'.", 404)

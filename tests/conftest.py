@@ -173,7 +173,7 @@ def signed_get(police_private_key: Ed25519PrivateKey) -> Any:
             headers = signed_headers(f"http://testserver{path}", private_key or police_private_key, key_id,
                                      **sign_kwargs)
         response = http.get(path, headers=headers)
-        response.sent_headers = headers
+        response.sent_headers, response.sent_url = headers, f"http://testserver{path}"
         return response
 
     return get

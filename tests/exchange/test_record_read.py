@@ -12,7 +12,7 @@ from audit.services import subject_hash
 from exchange import client as consumer
 from govplatform.keys import platform_key
 from govplatform.models import SystemKey
-from tests.conftest import RECORD_KEY, audit_inserts_refused, record_path, signed_headers
+from tests.conftest import POLICE_KEY_ID, RECORD_KEY, audit_inserts_refused, record_path, signed_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -36,8 +36,8 @@ def assert_refused(response: Any, status: int, code: str) -> AuditEvent:
 
 
 def assert_signed_by_platform(response: Any) -> None:
-    request = consumer.Message("GET", f"http://testserver{response.request['PATH_INFO']}",
-                               getattr(response, "sent_headers", {}))
+    url = getattr(response, "sent_url", f"http://testserver{response.request['PATH_INFO']}")
+    request = consumer.Message("GET", url, getattr(response, "sent_headers", {}))
     signed = consumer.SignedResponse(status_code=response.status_code, headers=dict(response.items()),
                                      body=response.content, request=request)
     verifier_key = platform_key().public_key
@@ -101,7 +101,9 @@ def test_it_refuses_a_replayed_request(signed_get: Any, police_key: SystemKey, p
     assert first.status_code == 200
     replay = signed_get(record_path(), headers=first.sent_headers)
     event = assert_refused(replay, 401, "replayed")
-    assert event.actor_id == "police-rms"
+    # Whoever replays a captured request is not proven to be its system.
+    assert (event.actor_type, event.actor_id) == ("anonymous", POLICE_KEY_ID)
+    assert event.detail == {"keyid": POLICE_KEY_ID, "claimed_system": "police-rms"}
 
 
 def test_it_refuses_an_unknown_key(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
@@ -113,7 +115,28 @@ def test_it_refuses_an_unknown_key(signed_get: Any, police_key: SystemKey, polic
 def test_it_refuses_a_revoked_key(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
     SystemKey.objects.filter(pk=police_key.pk).update(revoked_at=timezone.now())
     event = assert_refused(signed_get(record_path()), 401, "key_revoked")
-    assert event.actor_id == "police-rms"
+    assert event.actor_type == "anonymous" and event.detail["claimed_system"] == "police-rms"
+
+
+def test_a_forged_signature_naming_a_real_keyid_is_not_blamed_on_that_system(
+        signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    event = assert_refused(signed_get(record_path(), private_key=Ed25519PrivateKey.generate()), 401,
+                           "signature_invalid")
+    assert (event.actor_type, event.actor_id, event.actor_department) == ("anonymous", POLICE_KEY_ID, "")
+    assert event.detail["claimed_system"] == "police-rms"
+
+
+@pytest.mark.parametrize("path", [record_path(key="1101%00"), record_path(dataset="vacc%00inations"),
+                                  record_path(query="fields=vac%00cine")])
+def test_control_characters_in_the_address_are_a_400_and_audited(path: str, signed_get: Any, police_key: SystemKey,
+                                                                 police_grant: Any) -> None:
+    event = assert_refused(signed_get(path), 400, "invalid_characters")
+    assert "\x00" not in event.object_id
+
+
+def test_an_unsigned_request_with_a_control_character_is_still_audited(client: Any, police_key: SystemKey) -> None:
+    event = assert_refused(client.get(record_path(dataset="vacc%00inations")), 401, "signature_missing")
+    assert event.object_id == "vacc\ufffdinations"
 
 
 def test_it_refuses_an_expired_key(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
