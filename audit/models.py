@@ -6,6 +6,7 @@ and objects are kept as plain codes, not foreign keys, so nothing elsewhere can 
 
 import base64
 import datetime as dt
+import hashlib
 import uuid
 from typing import Any
 
@@ -109,3 +110,9 @@ class Checkpoint(models.Model):
     def body(self) -> str:
         root = base64.b64encode(bytes.fromhex(self.root_hash)).decode()
         return f"{self.origin}\n{self.tree_size}\n{root}\n"
+
+    def signed_note(self, raw_public_key: bytes) -> str:
+        """The C2SP signed note: the body, a blank line, and the signature line under the origin's name."""
+        key_hash = hashlib.sha256(self.origin.encode() + b"\n\x01" + raw_public_key).digest()[:4]
+        signature = base64.b64encode(key_hash + base64.b64decode(self.signature)).decode()
+        return f"{self.body()}\n\u2014 {self.origin} {signature}\n"

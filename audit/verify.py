@@ -2,13 +2,17 @@
 
 Trusts nothing stored but the platform's public key: each leaf hash is recomputed from the event's
 content, the tree is rebuilt, and each checkpoint's root and signature are checked at its size.
+Someone who can write to the database can still rewrite the log together with its checkpoints;
+a checkpoint kept outside it (``trusted``: a C2SP signed note an auditor saved earlier) catches that.
 """
 
 import base64
 import binascii
+import hashlib
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from govplatform.keys import key_id_for
@@ -35,6 +39,45 @@ class VerifyReport:
             self.first_bad_index = index
 
 
+@dataclass(frozen=True)
+class TrustedCheckpoint:
+    origin: str
+    tree_size: int
+    root: bytes
+
+
+def checkpoint_note_parse(text: str, public_key: Ed25519PublicKey) -> TrustedCheckpoint:
+    """Read a C2SP signed checkpoint note and check the platform's signature on it; ValueError if not."""
+    body, blank, signatures = text.partition("\n\n")
+    lines = body.split("\n")
+    if not blank or len(lines) < 3:
+        raise ValueError("not a signed checkpoint: expected origin, size and root lines, a blank line, signatures")
+    origin, size_text, root_text = lines[:3]
+    try:
+        size, root = int(size_text), base64.b64decode(root_text, validate=True)
+    except (ValueError, binascii.Error) as exc:
+        raise ValueError("the checkpoint's size or root is malformed") from exc
+    if size < 0 or len(root) != 32:
+        raise ValueError("the checkpoint's size or root is malformed")
+    raw_key = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    key_hash = hashlib.sha256(origin.encode() + b"\n\x01" + raw_key).digest()[:4]
+    for line in signatures.splitlines():
+        if not line.startswith("\u2014 "):
+            continue
+        name, _, encoded = line[2:].partition(" ")
+        try:
+            blob = base64.b64decode(encoded, validate=True)
+        except binascii.Error:
+            continue
+        if name == origin and blob[:4] == key_hash:
+            try:
+                public_key.verify(blob[4:], (body + "\n").encode())
+            except InvalidSignature:
+                raise ValueError("the checkpoint's signature does not verify with the platform key") from None
+            return TrustedCheckpoint(origin=origin, tree_size=size, root=root)
+    raise ValueError(f"the checkpoint carries no signature by the platform key for {origin}")
+
+
 def _signature_ok(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:
     try:
         public_key.verify(base64.b64decode(checkpoint.signature, validate=True), checkpoint.body().encode())
@@ -43,7 +86,7 @@ def _signature_ok(checkpoint: Checkpoint, public_key: Ed25519PublicKey) -> bool:
     return True
 
 
-def log_verify(*, public_key: Ed25519PublicKey) -> VerifyReport:
+def log_verify(*, public_key: Ed25519PublicKey, trusted: TrustedCheckpoint | None = None) -> VerifyReport:
     report = VerifyReport()
     expected_key_id = key_id_for(public_key)
     checkpoints = list(Checkpoint.objects.order_by("tree_size"))
@@ -69,7 +112,13 @@ def log_verify(*, public_key: Ed25519PublicKey) -> VerifyReport:
             else:
                 last_good_size = checkpoint.tree_size
 
+    def check_trusted() -> None:
+        if trusted is not None and trusted.tree_size == tree.size and trusted.root != tree.root():
+            report.fail(None, f"the log's first {tree.size} leaves no longer hash to the trusted checkpoint's "
+                              "root: its history was rewritten (checkpoints included)")
+
     check_checkpoints()  # a checkpoint of the empty tree, if any
+    check_trusted()
     leaves = LogLeaf.objects.select_related("event").order_by("index").iterator(chunk_size=2000)
     for leaf in leaves:
         if leaf.index != tree.size:
@@ -82,11 +131,18 @@ def log_verify(*, public_key: Ed25519PublicKey) -> VerifyReport:
                                     "its recorded leaf hash")
         tree.append(recomputed)
         check_checkpoints()
+        check_trusted()
 
     report.tree_size = tree.size
     for checkpoint in checkpoints[position:]:
         report.fail(tree.size, f"checkpoint at size {checkpoint.tree_size} is beyond the log's "
                                f"{tree.size} leaves: the log was truncated")
+    if trusted is not None and tree.size < trusted.tree_size:
+        report.fail(tree.size, f"the log has {tree.size} leaves, fewer than the trusted checkpoint's "
+                               f"{trusted.tree_size}: it was truncated")
+    covered = max((c.tree_size for c in checkpoints), default=0)
+    if tree.size > covered:  # the sequencer signs in the transaction that appends: never legitimately
+        report.fail(covered, f"leaves {covered} to {tree.size - 1} are covered by no signed checkpoint")
     state = LogState.objects.filter(pk=1).first()
     if state is not None and state.size != tree.size:
         report.fail(min(state.size, tree.size), f"the sequencer recorded {state.size} leaves, {tree.size} are stored")

@@ -1,6 +1,7 @@
 """`manage.py audit_verify`: recompute the tree, check every checkpoint, name the first bad index."""
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,9 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from audit.merkle import leaf_hash
+from audit.merkle import CompactRange, leaf_hash
 from audit.models import AuditEvent, LogLeaf
-from audit.services import Actor, event_record, log_sequence
+from audit.services import Actor, checkpoint_sign, event_record, log_sequence
+from audit.verify import checkpoint_note_parse
 from govplatform.keys import platform_key, public_key_pem
 
 pytestmark = pytest.mark.django_db
@@ -93,3 +95,76 @@ def test_it_reports_events_awaiting_sequencing_and_can_sequence_first() -> None:
         event_record(actor=Actor("user", "x"), action="test.done", object_type="thing")
     assert "awaiting sequencing: 1" in verify()[0]
     assert "leaves: 1" in verify("--sequence-first")[0]
+
+
+def test_leaves_no_checkpoint_covers_fail() -> None:
+    make_log(4)
+    tamper("DELETE FROM audit_checkpoint WHERE tree_size > %s", [2])
+    with pytest.raises(CommandError, match="first bad index: 2"):
+        verify()
+
+
+def save_checkpoint(tmp_path: Path) -> Path:
+    note = tmp_path / "checkpoint.note"
+    out, _ = verify("--save-checkpoint", str(note))
+    assert f"Saved the checkpoint of {note.read_text().splitlines()[1]} leaves" in out
+    return note
+
+
+def test_the_saved_checkpoint_is_a_c2sp_signed_note(tmp_path: Path, settings: Any) -> None:
+    make_log(3)
+    lines = save_checkpoint(tmp_path).read_text().split("\n")
+    assert lines[0] == settings.AUDIT_LOG_ORIGIN and lines[1] == "3" and lines[3] == ""
+    assert lines[4].startswith(f"\u2014 {settings.AUDIT_LOG_ORIGIN} ") and lines[5] == ""
+    assert "The log still contains the trusted checkpoint of 3 leaves." in verify(
+        "--trusted-checkpoint", str(tmp_path / "checkpoint.note"))[0]
+
+
+def test_a_truncated_tail_is_caught_by_a_trusted_checkpoint(tmp_path: Path) -> None:
+    events = make_log(6)
+    note = save_checkpoint(tmp_path)
+    # Cut the last three events, their leaves and checkpoints, and fix the sequencer's state: the log
+    # alone is consistent again...
+    tamper('DELETE FROM audit_logleaf WHERE "index" >= %s', [3])
+    tamper("DELETE FROM audit_checkpoint WHERE tree_size > %s", [3])
+    tamper("DELETE FROM audit_auditevent WHERE id >= %s", [events[3].pk])
+    root = CompactRange()
+    root.extend(bytes.fromhex(e.leaf_hash) for e in events[:3])
+    tamper("UPDATE audit_logstate SET size = 3, compact_range = %s", [json.dumps(root.to_json())])
+    assert "OK" in verify()[0]
+    # ...but not against what the auditor kept.
+    with pytest.raises(CommandError, match="first bad index: 3"):
+        verify("--trusted-checkpoint", str(note))
+
+
+def test_a_rewritten_history_re_signed_by_an_insider_is_caught_by_a_trusted_checkpoint(tmp_path: Path) -> None:
+    events = make_log(4)
+    note = save_checkpoint(tmp_path)
+    forged = AuditEvent.objects.get(pk=events[1].pk)
+    forged.outcome = "refused"
+    tamper("UPDATE audit_auditevent SET outcome = %s, leaf_hash = %s WHERE id = %s",
+           ["refused", leaf_hash(forged.canonical_leaf()).hex(), forged.pk])
+    tamper("DELETE FROM audit_checkpoint", [])
+    tree = CompactRange()
+    tree.extend(bytes.fromhex(h) for h in AuditEvent.objects.order_by("id").values_list("leaf_hash", flat=True))
+    checkpoint_sign(tree_size=tree.size, root=tree.root())  # with the platform's own key
+    assert "OK" in verify()[0]
+    err = io.StringIO()
+    with pytest.raises(CommandError, match=r"verification failed$"):
+        call_command("audit_verify", "--trusted-checkpoint", str(note), stdout=io.StringIO(), stderr=err)
+    assert "history was rewritten" in err.getvalue()
+
+
+def test_a_trusted_checkpoint_must_carry_the_platforms_signature(tmp_path: Path) -> None:
+    make_log(2)
+    note = save_checkpoint(tmp_path)
+    text = note.read_text()
+    altered = tmp_path / "altered.note"
+    altered.write_text(text.replace("\n2\n", "\n1\n", 1))
+    with pytest.raises(CommandError, match="does not verify"):
+        verify("--trusted-checkpoint", str(altered))
+    foreign = Ed25519PrivateKey.generate()
+    with pytest.raises(ValueError, match="no signature by the platform key"):
+        checkpoint_note_parse(text, foreign.public_key())
+    with pytest.raises(ValueError, match="not a signed checkpoint"):
+        checkpoint_note_parse("just some text", platform_key().public_key)

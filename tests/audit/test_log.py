@@ -93,3 +93,24 @@ def test_the_database_refuses_to_update_or_delete_audit_rows() -> None:
         with pytest.raises(Exception, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(statement)
     assert AuditEvent.objects.get().outcome == "ok"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL roles")
+def test_the_app_role_from_audit_grants_can_append_but_not_alter_the_log() -> None:
+    from audit.management.commands.audit_grants import grants_sql
+
+    record()
+    log_sequence()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE govplatform_test_app NOLOGIN")
+        for statement in grants_sql("govplatform_test_app"):
+            cursor.execute(statement)
+        cursor.execute("SET LOCAL ROLE govplatform_test_app")
+    record()  # the app appends and sequences as usual
+    assert log_sequence() == 1
+    for statement in ["UPDATE audit_auditevent SET outcome = 'refused'", "DELETE FROM audit_logleaf",
+                      "TRUNCATE audit_checkpoint", "ALTER TABLE audit_auditevent DISABLE TRIGGER USER"]:
+        with pytest.raises(Exception, match=r"permission denied|must be owner"), transaction.atomic(), \
+                connection.cursor() as cursor:
+            cursor.execute(statement)
+    assert AuditEvent.objects.filter(outcome="ok").count() == 2

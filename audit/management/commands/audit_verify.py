@@ -1,11 +1,13 @@
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.models import Checkpoint
 from audit.services import log_sequence
-from audit.verify import log_verify
+from audit.verify import checkpoint_note_parse, log_verify
 from govplatform.errors import PlatformError
 from govplatform.keys import platform_key
 from govplatform.models import load_ed25519_public_key
@@ -20,6 +22,12 @@ class Command(BaseCommand):
                             help="PEM public key to verify checkpoints with (default: the platform's own key)")
         parser.add_argument("--sequence-first", action="store_true",
                             help="run the sequencer before verifying, so pending events are included")
+        parser.add_argument("--trusted-checkpoint", type=Path, metavar="FILE",
+                            help="a signed checkpoint saved earlier (--save-checkpoint): the log must still "
+                                 "contain exactly that tree")
+        parser.add_argument("--save-checkpoint", type=Path, metavar="FILE",
+                            help="after a clean run, write the newest signed checkpoint (C2SP note) here; keep "
+                                 "it outside the platform and pass it as --trusted-checkpoint next time")
 
     def handle(self, *args: Any, **options: Any) -> None:
         public_key: Ed25519PublicKey
@@ -30,14 +38,28 @@ class Command(BaseCommand):
                 public_key = platform_key().public_key
             except PlatformError as exc:
                 raise CommandError(f"{exc.message} Pass --public-key PEM to verify with a pinned key.") from exc
+        trusted = None
+        if options["trusted_checkpoint"]:
+            try:
+                trusted = checkpoint_note_parse(options["trusted_checkpoint"].read_text(), public_key)
+            except (OSError, ValueError) as exc:
+                raise CommandError(f"--trusted-checkpoint: {exc}") from exc
         if options["sequence_first"]:
             log_sequence()
-        report = log_verify(public_key=public_key)
+        report = log_verify(public_key=public_key, trusted=trusted)
         self.stdout.write(f"leaves: {report.tree_size}  checkpoints checked: {report.checkpoints_checked}  "
                           f"awaiting sequencing: {report.unsequenced}")
         if report.ok:
             self.stdout.write(self.style.SUCCESS("OK: every leaf matches its event and every checkpoint verifies."))
+            if trusted is not None:
+                self.stdout.write(f"The log still contains the trusted checkpoint of {trusted.tree_size} leaves.")
+            newest = Checkpoint.objects.order_by("-tree_size").first()
+            if newest is not None and options["save_checkpoint"]:
+                raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+                options["save_checkpoint"].write_text(newest.signed_note(raw))
+                self.stdout.write(f"Saved the checkpoint of {newest.tree_size} leaves to {options['save_checkpoint']}")
             return
         for problem in report.problems:
             self.stderr.write(f"FAIL: {problem}")
-        raise CommandError(f"audit log verification failed; first bad index: {report.first_bad_index}")
+        where = "" if report.first_bad_index is None else f"; first bad index: {report.first_bad_index}"
+        raise CommandError(f"audit log verification failed{where}")
