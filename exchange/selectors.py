@@ -12,11 +12,10 @@ from govplatform.permissions import can_read_everything, departments_where
 from .models import AccessRequest, Grant
 
 
-def grant_find_active(*, consumer: System, dataset: Dataset, at: dt.datetime) -> Grant | None:
-    """The newest unrevoked grant in force for this system and dataset."""
-    return (Grant.objects.filter(consumer=consumer, dataset=dataset, revoked_at__isnull=True,
-                                 valid_from__lte=at, valid_until__gt=at)
-            .order_by("-created_at").first())
+def grants_active(*, consumer: System, dataset: Dataset, at: dt.datetime) -> list[Grant]:
+    """The unrevoked grants in force for this system and dataset, newest first."""
+    return list(Grant.objects.filter(consumer=consumer, dataset=dataset, revoked_at__isnull=True,
+                                     valid_from__lte=at, valid_until__gt=at).order_by("-created_at", "-pk"))
 
 
 def access_requests_visible_to(*, user: Any) -> QuerySet[AccessRequest]:

@@ -29,7 +29,7 @@ from govplatform.models import Role, System, SystemKey, load_ed25519_public_key
 from govplatform.permissions import has_role
 
 from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
-from .selectors import grant_find_active
+from .selectors import grants_active
 
 _AUDIT_UNAVAILABLE = ("audit_unavailable", "The audit log cannot be written, so nothing was served. Retry later.")
 KEY_CLERKS = (Role.CLERK, Role.ADMIN)
@@ -199,7 +199,35 @@ def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
         raise PlatformError(*_AUDIT_UNAVAILABLE, status=503) from exc
 
 
-def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fields: list[str] | None) -> RecordRead:
+def _grant_choose(grants: list[Grant], *, grant_id: int | None, fields: list[str] | None) -> Grant | PlatformError:
+    """The one grant a read is served under; grants (and their purposes) are never merged.
+
+    Named by ``grant_id``; else the newest that covers ``fields``; else the only one.
+    """
+    if grant_id is not None:
+        named = [g for g in grants if g.pk == grant_id]
+        return named[0] if named else PlatformError(
+            "no_grant", f"Grant {grant_id} is not one of yours in force for this dataset.", status=403)
+    if fields is not None:
+        covering = [g for g in grants if set(fields) <= set(g.allowed_fields)]
+        if covering:
+            return covering[0]
+        allowed = sorted({name for g in grants for name in g.allowed_fields})
+        missing = [name for name in fields if name not in allowed]
+        return PlatformError("field_not_granted",
+                             f"No grant covers {', '.join(missing or fields)}"
+                             f"{' together' if not missing else ''}; your grants allow {', '.join(allowed)}.",
+                             status=403)
+    if len(grants) > 1:
+        options = "; ".join(f"grant={g.pk} ({g.purpose_code}: {', '.join(g.allowed_fields)})" for g in grants)
+        return PlatformError("several_grants", f"You hold several grants for this dataset, each for its own "
+                                               f"purpose; name one with ?grant= or the fields with ?fields=. "
+                                               f"{options}", status=400)
+    return grants[0]
+
+
+def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fields: list[str] | None,
+                grant: str | None = None) -> RecordRead:
     """The signed record read: verify, find the grant, project the granted fields, audit, return.
 
     Every refusal is audited and raised as ExchangeRefused. If the audit log cannot be written,
@@ -237,25 +265,33 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     if not all(value.isprintable() for value in [dataset_identifier, key, *(fields or [])]):
         raise refuse("invalid_characters", "The dataset id, the key and the field names may not contain "
                                            "control characters.", 400)
+    if grant is not None and not (grant.isascii() and grant.isdigit() and len(grant) < 19):
+        raise refuse("bad_grant", "grant is the id of one of your grants (a whole number).", 400)
+    grant_id = int(grant) if grant is not None else None
     dataset = dataset_get_published(identifier=dataset_identifier)
     if dataset is None:
         raise refuse("dataset_not_found", f"No published dataset is called '{dataset_identifier[:100]}'.", 404)
     schema = {f.name: f for f in dataset.fields.all()}
     key_field = next(f for f in schema.values() if f.is_lookup_key)
     subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
-    grant = grant_find_active(consumer=system, dataset=dataset, at=timezone.now())
-    if grant is None:
+    audit_context["subjects"] = subjects
+    grants = grants_active(consumer=system, dataset=dataset, at=timezone.now())
+    if not grants:
         raise refuse("no_grant", f"{system.code} holds no grant in force for {dataset.identifier}; file an access "
-                                 "request in the admin.", 403, subjects=subjects)
-    audit_context.update(grant_id=grant.pk, purpose=grant.purpose_code, subjects=subjects)
-    requested = list(dict.fromkeys(fields)) if fields is not None else list(grant.allowed_fields)
-    unknown = [name for name in requested if name not in schema]
+                                 "request in the admin.", 403)
+    requested = list(dict.fromkeys(fields)) if fields is not None else None
+    unknown = [name for name in requested or [] if name not in schema]
     if unknown:
         raise refuse("unknown_field", f"{dataset.identifier} has no field(s) {', '.join(unknown)}.", 400)
-    not_granted = [name for name in requested if name not in grant.allowed_fields]
-    if not_granted:
-        raise refuse("field_not_granted", f"The grant does not cover {', '.join(not_granted)}; it allows "
-                                          f"{', '.join(grant.allowed_fields)}.", 403)
+    chosen = _grant_choose(grants, grant_id=grant_id, fields=requested)
+    if isinstance(chosen, PlatformError):
+        raise refuse(chosen.code, chosen.message, chosen.status)
+    audit_context.update(grant_id=chosen.pk, purpose=chosen.purpose_code)
+    if requested is None:
+        requested = list(chosen.allowed_fields)
+    elif not_granted := [name for name in requested if name not in chosen.allowed_fields]:
+        raise refuse("field_not_granted", f"Grant {chosen.pk} does not cover {', '.join(not_granted)}; it allows "
+                                          f"{', '.join(chosen.allowed_fields)}.", 403)
     record = record_get(dataset=dataset, key=key)
     if record is None:
         raise refuse("record_not_found", "No record has this key.", 404)
@@ -266,5 +302,6 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     event = _audit_or_fail_closed(outcome=Outcome.OK, **{**audit_context, "detail": {
         **audit_context["detail"], "fields": requested, "record_version": record.version}})
     body = {"dataset": dataset.identifier, "key": key, "version": record.version,
-            "updated_at": record.updated_at.isoformat(), "fields": values}
+            "updated_at": record.updated_at.isoformat(), "grant": chosen.pk, "purpose": chosen.purpose_code,
+            "fields": values}
     return RecordRead(body=body, event=event)

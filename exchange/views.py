@@ -67,10 +67,12 @@ class RecordReadApi(SignedExchangeApi):
         operation_id="record_read",
         summary="Read one record's granted fields",
         description=(
-            "Returns the fields the caller's grant allows (all of them, or those named in `fields`). "
-            "Refused with 401 (signature missing, invalid, replayed, unknown/revoked key), 403 (no grant, "
-            "field not granted), 404 (no such dataset or record). Every outcome is an audit event whose id "
-            "and leaf hash come back in `Audit-Event` and `Audit-Leaf-Hash`."
+            "Returns the fields one of the caller's grants allows (all of them, or those named in `fields`), "
+            "under that grant's purpose; grants are never merged. Refused with 400 (bad input, or several "
+            "grants and no choice), 401 (signature missing, invalid, replayed, unknown/revoked key), 403 (no "
+            "grant, field not granted), 404 (no such dataset or record). Each of these is an audit event whose "
+            "id and leaf hash come back in `Audit-Event` and `Audit-Leaf-Hash`; a 503 (audit log, nonce store "
+            "or signing key unavailable) may carry neither."
         ),
         parameters=[
             OpenApiParameter("dataset_id", OpenApiTypes.STR, OpenApiParameter.PATH,
@@ -78,7 +80,11 @@ class RecordReadApi(SignedExchangeApi):
             OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH,
                              description="The record's lookup key."),
             OpenApiParameter("fields", OpenApiTypes.STR, OpenApiParameter.QUERY, required=False,
-                             description="Comma-separated field names; default: every granted field."),
+                             description="Comma-separated field names; default: every field of the grant. "
+                                         "Picks the newest grant that covers them all."),
+            OpenApiParameter("grant", OpenApiTypes.INT, OpenApiParameter.QUERY, required=False,
+                             description="The grant (and so the purpose) to read under. Needed when you hold "
+                                         "several grants for the dataset and name no fields."),
             OpenApiParameter("Signature-Input", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
                              description='RFC 9421, e.g. sig1=("@method" "@target-uri");created=...;'
                                          'expires=...;keyid="...";nonce="...";alg="ed25519"'),
@@ -92,6 +98,8 @@ class RecordReadApi(SignedExchangeApi):
             200: inline_serializer("RecordRead", {
                 "dataset": serializers.CharField(), "key": serializers.CharField(),
                 "version": serializers.IntegerField(), "updated_at": serializers.DateTimeField(),
+                "grant": serializers.IntegerField(help_text="The grant the read was served under."),
+                "purpose": serializers.CharField(help_text="That grant's purpose code."),
                 "fields": serializers.DictField(child=serializers.JSONField(allow_null=True)),
             }),
             400: OpenApiResponse(_ERROR, description="Bad input, e.g. an unknown field."),
@@ -104,7 +112,8 @@ class RecordReadApi(SignedExchangeApi):
     def get(self, request: Request, dataset_id: str, key: str) -> Response:
         raw_fields = request.query_params.get("fields")
         fields = [name.strip() for name in raw_fields.split(",") if name.strip()] if raw_fields else None
-        result = record_read(request=request._request, dataset_identifier=dataset_id, key=key, fields=fields)
+        result = record_read(request=request._request, dataset_identifier=dataset_id, key=key, fields=fields,
+                             grant=request.query_params.get("grant"))
         response = Response(result.body)
         receipt(response, result.event)
         return response

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -49,9 +49,9 @@ class HealthApi(APIView):
 
     @extend_schema(
         summary="Health of the database, the broker and the signing key",
-        responses={200: inline_serializer("Health", {"status": serializers.CharField(),
-                                                     "checks": serializers.DictField(child=serializers.CharField())}),
-                   503: None},
+        responses={(code, "application/json"): inline_serializer("Health", {
+            "status": serializers.CharField(), "checks": serializers.DictField(child=serializers.CharField())})
+            for code in (200, 503)},
         auth=[],
     )
     def get(self, request: Request) -> Response:
@@ -72,7 +72,8 @@ class PlatformKeyApi(APIView):
         summary="The platform's public key (pin it out of band; this copy is for convenience)",
         responses={200: inline_serializer("PlatformKey", {"key_id": serializers.CharField(),
                                                           "algorithm": serializers.CharField(),
-                                                          "public_key_pem": serializers.CharField()})},
+                                                          "public_key_pem": serializers.CharField()}),
+                   503: OpenApiResponse(description="The signing key cannot be read (error JSON).")},
         auth=[],
     )
     def get(self, request: Request) -> Response:

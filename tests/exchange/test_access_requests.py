@@ -10,7 +10,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from catalog.models import Dataset, DatasetStatus, Tier
 from exchange.models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState
-from exchange.selectors import grant_find_active
+from exchange.selectors import grants_active
 from exchange.services import access_request_decide, access_request_file
 from govplatform.errors import PlatformError
 from govplatform.models import Department, Membership, Role, System
@@ -206,9 +206,8 @@ def test_an_approval_creates_a_grant_for_the_requested_fields(submitted: AccessR
 def test_an_approved_grant_is_in_force_at_once(submitted: AccessRequest, health_approver: Any) -> None:
     access_request_decide(access_request=submitted, approver=health_approver, approve=True, reason="")
     grant = Grant.objects.get()
-    assert grant_find_active(consumer=submitted.consumer, dataset=submitted.dataset, at=timezone.now()) == grant
-    assert grant_find_active(consumer=submitted.consumer, dataset=submitted.dataset,
-                             at=grant.valid_until) is None
+    assert grants_active(consumer=submitted.consumer, dataset=submitted.dataset, at=timezone.now()) == [grant]
+    assert grants_active(consumer=submitted.consumer, dataset=submitted.dataset, at=grant.valid_until) == []
 
 
 def test_an_approval_records_an_event_naming_the_grant(submitted: AccessRequest, health_approver: Any) -> None:

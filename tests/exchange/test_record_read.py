@@ -83,8 +83,9 @@ def test_it_returns_a_subset_of_granted_fields_when_asked(signed_get: Any, polic
 def test_it_refuses_a_field_not_granted(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
     response = signed_get(record_path(query="fields=vaccine,full_name"))
     event = assert_refused(response, 403, "field_not_granted")
-    assert "full_name" in response.json()["error"]["message"]
-    assert event.grant_id == police_grant.pk
+    assert response.json()["error"]["message"] == ("No grant covers full_name; your grants allow dose_date, "
+                                                   "vaccine.")
+    assert event.grant_id is None  # no grant covered it: the refusal is under none
 
 
 def test_it_refuses_an_unknown_field_with_400(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
@@ -199,3 +200,55 @@ def test_nothing_is_served_without_the_platform_signing_key(settings: Any, tmp_p
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "signing_key_unavailable"
     assert not AuditEvent.objects.filter(outcome="ok").exists()
+
+
+@pytest.fixture
+def second_grant(police_grant: Any) -> Any:
+    """A newer grant for other fields and another purpose; the first stays in force."""
+    from exchange.models import Grant
+
+    return Grant.objects.create(consumer=police_grant.consumer, dataset=police_grant.dataset,
+                                allowed_fields=["full_name"], purpose_code="law-enforcement.investigation",
+                                purpose="Witnesses", valid_from=police_grant.valid_from,
+                                valid_until=police_grant.valid_until)
+
+
+def test_the_fields_asked_for_choose_the_grant_that_covers_them(signed_get: Any, police_key: SystemKey,
+                                                                police_grant: Any, second_grant: Any) -> None:
+    older = signed_get(record_path(query="fields=vaccine")).json()
+    assert (older["grant"], older["purpose"], older["fields"]) == (
+        police_grant.pk, "public-health.tracing", {"vaccine": "hepatitis-b"})
+    newer = signed_get(record_path(query="fields=full_name"))
+    assert newer.json()["grant"] == second_grant.pk
+    assert AuditEvent.objects.get(uid=newer["Audit-Event"]).purpose == "law-enforcement.investigation"
+
+
+def test_grants_are_never_merged(signed_get: Any, police_key: SystemKey, police_grant: Any,
+                                 second_grant: Any) -> None:
+    response = signed_get(record_path(query="fields=vaccine,full_name"))
+    assert_refused(response, 403, "field_not_granted")
+    assert "together" in response.json()["error"]["message"]
+
+
+def test_several_grants_and_no_choice_is_a_400_that_lists_them(signed_get: Any, police_key: SystemKey,
+                                                               police_grant: Any, second_grant: Any) -> None:
+    response = signed_get(record_path())
+    assert_refused(response, 400, "several_grants")
+    message = response.json()["error"]["message"]
+    assert f"grant={police_grant.pk} (public-health.tracing: vaccine, dose_date)" in message
+    assert f"grant={second_grant.pk} (law-enforcement.investigation: full_name)" in message
+
+
+def test_a_named_grant_is_read_under(signed_get: Any, police_key: SystemKey, police_grant: Any,
+                                     second_grant: Any) -> None:
+    body = signed_get(record_path(query=f"grant={police_grant.pk}")).json()
+    assert body["fields"] == {"vaccine": "hepatitis-b", "dose_date": "2026-03-01"}
+    assert_refused(signed_get(record_path(query=f"grant={police_grant.pk}&fields=full_name")), 403,
+                   "field_not_granted")
+
+
+@pytest.mark.parametrize(("grant", "status", "code"), [("999999", 403, "no_grant"), ("abc", 400, "bad_grant"),
+                                                       ("-1", 400, "bad_grant")])
+def test_a_grant_that_is_not_yours_or_not_a_number_is_refused(grant: str, status: int, code: str, signed_get: Any,
+                                                              police_key: SystemKey, police_grant: Any) -> None:
+    assert_refused(signed_get(record_path(query=f"grant={grant}")), status, code)

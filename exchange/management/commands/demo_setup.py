@@ -148,7 +148,7 @@ class Command(BaseCommand):
             return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
         platform_pub = public_path(Path(settings.PLATFORM_SIGNING_KEY_FILE))
-        url = f"{base_url}/api/v1/datasets/{DATASET_ID}/records/{DEMO_RECORD_KEY}"
+        url = f"{base_url}/api/v1/datasets/{DATASET_ID}/records/{DEMO_RECORD_KEY}?fields=vaccine,dose_date"
         call = [".venv/bin/python" if Path(sys.executable).parent.parent.name == ".venv" else sys.executable,
                 "-m", "exchange.client", "get", url, "--key-file", rel(self.key_file), "--key-id", self.key_id,
                 "--platform-key", rel(platform_pub)]
