@@ -21,8 +21,20 @@ CLERKS = (Role.CLERK, Role.ADMIN)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
+class OneLookupKeyFormSet(forms.BaseInlineFormSet):
+    """Exactly one lookup key is checked across the rows of one submission (the constraint only sees rows)."""
+
+    def clean(self) -> None:
+        super().clean()
+        keys = [form.cleaned_data.get("name") for form in self.forms
+                if form.cleaned_data.get("is_lookup_key") and not form.cleaned_data.get("DELETE")]
+        if len(keys) > 1:
+            raise forms.ValidationError(f"Mark only one field as the lookup key, not {', '.join(map(str, keys))}.")
+
+
 class FieldInline(admin.TabularInline):
     model = Field
+    formset = OneLookupKeyFormSet
     extra = 1
     fields = ["position", "name", "type", "sensitivity", "is_lookup_key", "is_subject_identifier", "description"]
 
@@ -63,7 +75,7 @@ class DatasetAdmin(RoleScopedAdmin):
     department_path = "owner"
     add_roles = change_roles = CLERKS
     list_display = ["identifier", "title", "owner", "tier", "status", "version", "records_link"]
-    list_filter = ["status", "tier", "owner"]
+    list_filter = ["status", "tier", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["identifier", "title"]
     readonly_fields = ["status", "version", "published_at", "import_link"]
     inlines = [FieldInline]
@@ -139,5 +151,5 @@ class RecordAdmin(RoleScopedAdmin):
 
     department_path = "dataset__owner"
     list_display = ["key", "dataset", "version", "updated_at"]
-    list_filter = ["dataset"]
+    list_filter = [("dataset", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = ["dataset", "key", "data", "version", "updated_at", "deleted_at"]

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, event_record
@@ -186,6 +186,9 @@ def _parse_csv(content: bytes, fields: list[Field], report: ImportReport) -> dic
                 report.add_error(line, key_field.name, "The lookup key may not be empty.")
         elif len(key) > MAX_KEY_LENGTH:
             report.add_error(line, key_field.name, f"The lookup key is longer than {MAX_KEY_LENGTH} characters.")
+        elif "/" in key or not key.isprintable():
+            report.add_error(line, key_field.name, "The lookup key may not contain '/' or control characters: "
+                                                   "it is part of the record's API address.")
         elif key in first_seen:
             report.add_error(line, key_field.name, f"Duplicate key: also on line {first_seen[key]}.")
         else:
@@ -208,21 +211,30 @@ def records_import_csv(*, dataset: Dataset, content: bytes, actor: Any) -> Impor
     records = _parse_csv(content, fields, report)
     if not report.ok:
         return report
-    now = timezone.now()
     with transaction.atomic():
-        existing = {r.key: r for r in Record.objects.select_for_update().filter(dataset=dataset, key__in=records)}
-        to_create, to_update = [], []
-        for key, data in records.items():
-            record = existing.get(key)
-            if record is None:
-                to_create.append(Record(dataset=dataset, key=key, data=data, updated_at=now))
-            else:
-                record.data, record.version, record.updated_at, record.deleted_at = data, record.version + 1, now, None
-                to_update.append(record)
-        Record.objects.bulk_create(to_create, batch_size=1000)
-        Record.objects.bulk_update(to_update, ["data", "version", "updated_at", "deleted_at"], batch_size=1000)
-        report.created, report.updated = len(to_create), len(to_update)
-        event_record(actor=Actor.for_user(actor), action="records.imported", object_type="dataset",
-                     object_id=dataset.identifier,
-                     detail={"rows": report.rows, "created": report.created, "updated": report.updated})
+        _records_write(dataset=dataset, records=records, report=report, now=timezone.now(), actor=actor)
     return report
+
+
+def _records_write(*, dataset: Dataset, records: dict[str, dict[str, Any]], report: ImportReport,
+                   now: dt.datetime, actor: Any) -> None:
+    """Create or update the parsed records and record the import's event; the caller holds the transaction."""
+    existing = {r.key: r for r in Record.objects.select_for_update().filter(dataset=dataset, key__in=records)}
+    to_create, to_update = [], []
+    for key, data in records.items():
+        record = existing.get(key)
+        if record is None:
+            to_create.append(Record(dataset=dataset, key=key, data=data, updated_at=now))
+        else:
+            record.data, record.version, record.updated_at, record.deleted_at = data, record.version + 1, now, None
+            to_update.append(record)
+    try:
+        Record.objects.bulk_create(to_create, batch_size=1000)
+    except IntegrityError as exc:  # another import added one of these keys meanwhile; all is rolled back
+        raise PlatformError("conflict", "Another import changed these records at the same time; nothing was "
+                                        "loaded. Upload the file again.", status=409) from exc
+    Record.objects.bulk_update(to_update, ["data", "version", "updated_at", "deleted_at"], batch_size=1000)
+    report.created, report.updated = len(to_create), len(to_update)
+    event_record(actor=Actor.for_user(actor), action="records.imported", object_type="dataset",
+                 object_id=dataset.identifier,
+                 detail={"rows": report.rows, "created": report.created, "updated": report.updated})

@@ -163,7 +163,7 @@ class AccessRequestAdmin(RoleScopedAdmin):
 @admin.register(Grant)
 class GrantAdmin(RoleScopedAdmin):
     list_display = ["id", "consumer", "dataset", "purpose_code", "valid_from", "valid_until", "revoked_at"]
-    list_filter = ["dataset"]
+    list_filter = [("dataset", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = ["access_request", "consumer", "dataset", "allowed_fields", "purpose_code", "purpose",
                        "valid_from", "valid_until", "revoked_at", "created_at"]
 
@@ -187,7 +187,7 @@ class SystemKeyAdmin(RoleScopedAdmin):
     department_path = "system__department"
     add_roles = CLERKS
     list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
-    list_filter = ["system__department"]
+    list_filter = [("system", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["key_id", "system__code"]
     readonly_fields = ["algorithm", "created_by", "created_at", "revoked_at", "revoked_by", "revocation_reason"]
     actions = ["revoke"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -58,7 +58,12 @@ def system_key_register(*, system: System, key_id: str, public_key: str, actor: 
     except ValidationError as exc:
         raise PlatformError("invalid_key", "; ".join(exc.messages), status=400, detail=exc.message_dict) from exc
     with transaction.atomic():
-        key.save(force_insert=True)
+        try:
+            with transaction.atomic():
+                key.save(force_insert=True)
+        except IntegrityError as exc:  # registered by someone else meanwhile
+            raise PlatformError("conflict", f"The key id {key_id} was registered meanwhile; choose another.",
+                                status=409) from exc
         event_record(actor=Actor.for_user(actor), action="system_key.registered", object_type="system_key",
                      object_id=key.key_id,
                      detail={"system": system.code, "fingerprint": key_fingerprint(key.public_key),

@@ -23,7 +23,7 @@ class MembershipAdmin(RoleScopedAdmin):
     add_roles = change_roles = (Role.ADMIN,)
     deletable = True
     list_display = ["user", "department", "role"]
-    list_filter = ["role", "department"]
+    list_filter = ["role", ("department", admin.RelatedOnlyFieldListFilter)]
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -48,8 +48,12 @@ class SystemKeyInline(ReadOnlyInline):
 class SystemAdmin(RoleScopedAdmin):
     add_roles = change_roles = CLERKS
     list_display = ["code", "name", "department", "active"]
-    list_filter = ["department", "active"]
+    list_filter = [("department", admin.RelatedOnlyFieldListFilter), "active"]
     inlines = [SystemKeyInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A system's code names it in the audit log and its grants were made to its department: both fixed."""
+        return ["code", "department"] if obj is not None else []
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)

@@ -3,7 +3,8 @@
 import logging
 import re
 
-_RECORD_PATH = re.compile(r"(/records/)[^\s/?\"']+")
+# Up to the query, a quote, the end, or the " HTTP/1.1" of an access-log line: decoded keys may hold spaces.
+_RECORD_PATH = re.compile(r"(/records/)[^?\"'\n]*?(?=\s+HTTP/|[?\"'\n]|$)")
 
 
 class RedactRecordKeys(logging.Filter):

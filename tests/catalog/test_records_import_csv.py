@@ -447,3 +447,12 @@ def test_the_upload_page_needs_a_login(client: Client, vaccinations: Dataset) ->
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
+
+
+@pytest.mark.parametrize("key", ["A/001", "A\x01"])
+def test_a_key_that_cannot_be_part_of_the_api_address_is_reported(key: str, checkups: Dataset,
+                                                                  health_clerk: Any) -> None:
+    report = load(checkups, health_clerk, HEADER, f"{key},1,,,,")
+    assert [(e.row, e.column) for e in report.errors] == [(2, "citizen_id")]
+    assert "API address" in report.errors[0].message
+    assert_nothing_loaded(report, checkups)

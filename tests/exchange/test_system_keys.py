@@ -90,3 +90,14 @@ def test_a_clerk_of_another_department_may_not_revoke(police_key: Any, health_cl
     assert caught.value.status == 403
     police_key.refresh_from_db()
     assert police_key.revoked_at is None
+
+
+def test_a_key_is_not_registered_when_its_audit_event_cannot_be_written(police_system: Any, police_clerk: Any,
+                                                                        public_pem: str) -> None:
+    from django.db import DatabaseError
+
+    from tests.conftest import audit_inserts_refused
+
+    with audit_inserts_refused(), pytest.raises(DatabaseError):
+        system_key_register(system=police_system, key_id="police-rms-7", public_key=public_pem, actor=police_clerk)
+    assert not SystemKey.objects.exists()

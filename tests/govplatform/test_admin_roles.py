@@ -427,3 +427,37 @@ def test_the_schema_of_a_published_dataset_cannot_be_changed_in_the_admin(health
     vaccinations.refresh_from_db()
     assert vaccinations.title == "Vaccinations (2026)"  # the description fields may change
     assert [f.name for f in vaccinations.fields.all()] == ["citizen_id", "full_name", "vaccine", "dose_date"]
+
+
+# --- Review findings: filters, fixed identities, one lookup key ---
+
+def test_list_filters_offer_only_what_the_user_may_see(world: dict[str, Model], health_clerk: Any) -> None:
+    """The police dataset's identifier must not appear in the Health clerk's record filter."""
+    page = as_user(health_clerk).get(admin_url("catalog.record", "changelist"))
+    assert page.status_code == 200
+    assert b"arrests" not in page.content
+
+
+def test_a_systems_code_and_department_are_fixed_once_registered(police_clerk: Any, police_system: System,
+                                                                 health: Department) -> None:
+    response = as_user(police_clerk).post(admin_url("govplatform.system", "change", police_system.pk), {
+        "code": "renamed", "department": health.pk, "name": "Renamed", "active": "on",
+        "keys-TOTAL_FORMS": 0, "keys-INITIAL_FORMS": 0, "keys-MIN_NUM_FORMS": 0, "keys-MAX_NUM_FORMS": 0})
+    assert response.status_code == 302
+    police_system.refresh_from_db()
+    assert (police_system.code, police_system.department.code, police_system.name) == (
+        "police-rms", "police", "Renamed")
+
+
+def test_two_lookup_keys_in_one_submission_are_a_form_error(health_clerk: Any, health: Department) -> None:
+    form = {"owner": health.pk, "identifier": "two-keys", "title": "T", "description": "", "tier": "conditional",
+            "legal_basis": "", "fields-TOTAL_FORMS": 2, "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
+            "fields-MAX_NUM_FORMS": 1000}
+    for i, name in enumerate(["a", "b"]):
+        form |= {f"fields-{i}-position": i, f"fields-{i}-name": name, f"fields-{i}-type": "string",
+                 f"fields-{i}-sensitivity": "internal", f"fields-{i}-is_lookup_key": "on",
+                 f"fields-{i}-description": ""}
+    response = as_user(health_clerk).post(admin_url("catalog.dataset", "add"), form)
+    assert response.status_code == 200
+    assert "Mark only one field as the lookup key, not a, b." in response.content.decode()
+    assert not Dataset.objects.filter(identifier="two-keys").exists()

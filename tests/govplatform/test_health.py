@@ -99,3 +99,18 @@ def test_the_log_filter_leaves_other_messages_alone() -> None:
     record = log_record("GET %s %s", "/healthz", 200)
     assert RedactRecordKeys().filter(record) is True
     assert (record.msg, record.args) == ("GET %s %s", ("/healthz", 200))
+
+
+def test_the_redaction_covers_decoded_keys_with_spaces_and_keeps_the_rest() -> None:
+    import logging
+
+    from govplatform.logging import RedactRecordKeys
+
+    for message, expected in [
+        ("Unauthorized: /api/v1/datasets/x/records/Li Wei", "Unauthorized: /api/v1/datasets/x/records/[redacted]"),
+        ('"GET /api/v1/datasets/x/records/110101 HTTP/1.1" 200 5',
+         '"GET /api/v1/datasets/x/records/[redacted] HTTP/1.1" 200 5'),
+    ]:
+        record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, message, None, None)
+        RedactRecordKeys().filter(record)
+        assert record.getMessage() == expected
