@@ -15,7 +15,7 @@ from govplatform.models import Role
 from govplatform.permissions import departments_where, is_superuser
 
 from .models import Dataset, DatasetStatus, Field, Record
-from .services import dataset_publish, records_import_csv
+from .services import dataset_change_record, dataset_publish, records_import_csv
 
 CLERKS = (Role.CLERK, Role.ADMIN)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -100,6 +100,13 @@ class DatasetAdmin(RoleScopedAdmin):
             return "Save the dataset and its fields first."
         return format_html('<a href="{}">Load records from a CSV file</a>',
                            reverse("admin:catalog_dataset_import", args=[obj.pk]))
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """After the dataset and its fields are saved (one transaction): the audit event, schema included."""
+        super().save_related(request, form, formsets, change)
+        changed = [*form.changed_data, *(["fields"] if any(fs.has_changed() for fs in formsets) else [])]
+        if not change or changed:
+            dataset_change_record(dataset=form.instance, actor=request.user, created=not change, changed=changed)
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request, CLERKS, None)

@@ -27,6 +27,16 @@ def _require_clerk(user: Any, dataset: Dataset) -> None:
         raise PlatformError("forbidden", f"Only clerks of {dataset.owner} may change this dataset.", status=403)
 
 
+def dataset_change_record(*, dataset: Dataset, actor: Any, created: bool, changed: list[str]) -> None:
+    """Audit a dataset registered or edited (with its schema), inside the transaction that saved it."""
+    _require_clerk(actor, dataset)
+    schema = [[f.name, f.type, f.sensitivity, f.is_lookup_key] for f in dataset.fields.all()]
+    event_record(actor=Actor.for_user(actor), action="dataset.registered" if created else "dataset.updated",
+                 object_type="dataset", object_id=dataset.identifier,
+                 detail={"changed": sorted(changed), "tier": dataset.tier, "status": dataset.status,
+                         "fields": schema})
+
+
 def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
     """Publish a draft: it needs fields, exactly one lookup key, and (if not shared) a legal basis."""
     _require_clerk(actor, dataset)

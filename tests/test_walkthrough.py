@@ -146,7 +146,8 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     log_sequence()
     actions = list(AuditEvent.objects.order_by("id").values_list("action", "outcome", "reason"))
     assert actions == [
-        ("records.imported", "ok", ""), ("dataset.published", "ok", ""), ("system_key.registered", "ok", ""),
+        ("dataset.registered", "ok", ""), ("records.imported", "ok", ""), ("dataset.published", "ok", ""),
+        ("system_key.registered", "ok", ""),
         ("access_request.filed", "ok", ""), ("access_request.approved", "ok", ""), ("record.read", "ok", ""),
         ("record.read", "ok", ""), ("record.read", "refused", "replayed"),
         ("record.read", "refused", "signature_missing"), ("record.read", "refused", "unknown_key"),

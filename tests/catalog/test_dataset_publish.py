@@ -151,3 +151,40 @@ def test_it_rejects_a_clerk_of_an_inactive_department(draft: Dataset, health: De
                                                       health_clerk: Any) -> None:
     Department.objects.filter(pk=health.pk).update(active=False)
     assert_refused(draft, health_clerk, 403, "forbidden")
+
+
+# --- Registering and editing through the admin is audited, schema included ---
+
+def test_editing_a_published_datasets_legal_basis_is_audited(vaccinations: Dataset, health_clerk: Any) -> None:
+    from django.test import Client
+
+    http = Client()
+    http.force_login(health_clerk)
+    url = f"/admin/catalog/dataset/{vaccinations.pk}/change/"
+    page = http.get(url)
+    form = {"title": vaccinations.title, "description": "", "legal_basis": "Amended law, art. 2"}
+    formset = page.context["inline_admin_formsets"][0].formset
+    form |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
+    for i, field in enumerate(vaccinations.fields.all()):
+        form[f"{formset.prefix}-{i}-id"] = field.pk
+    response = http.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    event = AuditEvent.objects.get()
+    assert (event.action, event.object_id, event.detail["changed"]) == (
+        "dataset.updated", "vaccinations", ["legal_basis"])
+    assert event.detail["fields"][0] == ["citizen_id", "string", "personal", True]
+
+
+def test_saving_a_dataset_unchanged_records_nothing(vaccinations: Dataset, health_clerk: Any) -> None:
+    from django.test import Client
+
+    http = Client()
+    http.force_login(health_clerk)
+    url = f"/admin/catalog/dataset/{vaccinations.pk}/change/"
+    formset = http.get(url).context["inline_admin_formsets"][0].formset
+    form = {"title": vaccinations.title, "description": "", "legal_basis": vaccinations.legal_basis}
+    form |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
+    for i, field in enumerate(vaccinations.fields.all()):
+        form[f"{formset.prefix}-{i}-id"] = field.pk
+    assert http.post(url, form).status_code == 302
+    assert not AuditEvent.objects.exists()
