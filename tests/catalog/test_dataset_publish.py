@@ -155,19 +155,22 @@ def test_it_rejects_a_clerk_of_an_inactive_department(draft: Dataset, health: De
 
 # --- Registering and editing through the admin is audited, schema included ---
 
-def test_editing_a_published_datasets_legal_basis_is_audited(vaccinations: Dataset, health_clerk: Any) -> None:
+def post_change_form(dataset: Dataset, actor: Any, **changes: str) -> Any:
+    """Submit the dataset's admin change form as it stands, with ``changes`` applied."""
     from django.test import Client
 
     http = Client()
-    http.force_login(health_clerk)
-    url = f"/admin/catalog/dataset/{vaccinations.pk}/change/"
-    page = http.get(url)
-    form = {"title": vaccinations.title, "description": "", "legal_basis": "Amended law, art. 2"}
-    formset = page.context["inline_admin_formsets"][0].formset
+    http.force_login(actor)
+    url = f"/admin/catalog/dataset/{dataset.pk}/change/"
+    formset = http.get(url).context["inline_admin_formsets"][0].formset
+    form = {"title": dataset.title, "description": dataset.description, "legal_basis": dataset.legal_basis}
     form |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
-    for i, field in enumerate(vaccinations.fields.all()):
-        form[f"{formset.prefix}-{i}-id"] = field.pk
-    response = http.post(url, form)
+    form |= {f"{formset.prefix}-{i}-id": field.pk for i, field in enumerate(dataset.fields.all())}
+    return http.post(url, form | changes)
+
+
+def test_editing_a_published_datasets_legal_basis_is_audited(vaccinations: Dataset, health_clerk: Any) -> None:
+    response = post_change_form(vaccinations, health_clerk, legal_basis="Amended law, art. 2")
     assert response.status_code == 302, response.content.decode()[:2000]
     event = AuditEvent.objects.get()
     assert (event.action, event.object_id, event.detail["changed"]) == (
@@ -176,15 +179,5 @@ def test_editing_a_published_datasets_legal_basis_is_audited(vaccinations: Datas
 
 
 def test_saving_a_dataset_unchanged_records_nothing(vaccinations: Dataset, health_clerk: Any) -> None:
-    from django.test import Client
-
-    http = Client()
-    http.force_login(health_clerk)
-    url = f"/admin/catalog/dataset/{vaccinations.pk}/change/"
-    formset = http.get(url).context["inline_admin_formsets"][0].formset
-    form = {"title": vaccinations.title, "description": "", "legal_basis": vaccinations.legal_basis}
-    form |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
-    for i, field in enumerate(vaccinations.fields.all()):
-        form[f"{formset.prefix}-{i}-id"] = field.pk
-    assert http.post(url, form).status_code == 302
+    assert post_change_form(vaccinations, health_clerk).status_code == 302
     assert not AuditEvent.objects.exists()
