@@ -11,13 +11,11 @@ from django.utils.html import format_html
 
 from govplatform.admin_base import RoleScopedAdmin, limit_to_departments
 from govplatform.errors import PlatformError
-from govplatform.models import Role
-from govplatform.permissions import departments_where, is_superuser
+from govplatform.permissions import CLERK_ROLES, departments_where, is_superuser
 
 from .models import Dataset, DatasetStatus, Field, Record
 from .services import dataset_change_record, dataset_publish, records_import_csv
 
-CLERKS = (Role.CLERK, Role.ADMIN)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
@@ -44,7 +42,7 @@ class FieldInline(admin.TabularInline):
             return False
         if is_superuser(request.user):
             return True
-        depts = departments_where(request.user, CLERKS)
+        depts = departments_where(request.user, CLERK_ROLES)
         return bool(depts) if obj is None else obj.owner_id in depts
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -73,7 +71,7 @@ class CsvImportForm(forms.Form):
 @admin.register(Dataset)
 class DatasetAdmin(RoleScopedAdmin):
     department_path = "owner"
-    add_roles = change_roles = CLERKS
+    add_roles = change_roles = CLERK_ROLES
     list_display = ["identifier", "title", "owner", "tier", "status", "version", "records_link"]
     list_filter = ["status", "tier", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["identifier", "title"]
@@ -87,7 +85,7 @@ class DatasetAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERKS, "pk") if db_field.name == "owner" else field
+        return limit_to_departments(request, field, CLERK_ROLES, "pk") if db_field.name == "owner" else field
 
     @admin.display(description="Records")
     def records_link(self, obj: Dataset) -> str:
@@ -109,7 +107,7 @@ class DatasetAdmin(RoleScopedAdmin):
             dataset_change_record(dataset=form.instance, actor=request.user, created=not change, changed=changed)
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, CLERKS, None)
+        return self._allowed(request, CLERK_ROLES, None)
 
     @admin.action(description="Publish the selected datasets", permissions=["publish"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:

@@ -13,8 +13,7 @@ from django.utils import timezone
 
 from audit.services import Actor, event_record
 from govplatform.errors import PlatformError
-from govplatform.models import Role
-from govplatform.permissions import has_role
+from govplatform.permissions import CLERK_ROLES, has_role
 
 from .models import Dataset, DatasetStatus, Field, FieldType, Record, Tier
 
@@ -23,7 +22,7 @@ MAX_KEY_LENGTH = Record._meta.get_field("key").max_length or 255
 
 
 def _require_clerk(user: Any, dataset: Dataset) -> None:
-    if not has_role(user, [Role.CLERK, Role.ADMIN], dataset.owner_id):
+    if not has_role(user, CLERK_ROLES, dataset.owner_id):
         raise PlatformError("forbidden", f"Only clerks of {dataset.owner} may change this dataset.", status=403)
 
 

@@ -14,13 +14,11 @@ from catalog.selectors import datasets_requestable
 from govplatform.admin_base import RoleScopedAdmin, limit_to_departments
 from govplatform.errors import PlatformError
 from govplatform.models import Role, System, SystemKey
-from govplatform.permissions import can_read_everything, departments_where, has_role, is_superuser
+from govplatform.permissions import CLERK_ROLES, can_read_everything, departments_where, has_role, is_superuser
 
 from .models import AccessRequest, Grant, RequestState
 from .selectors import access_requests_visible_to, grants_visible_to
 from .services import access_request_decide, access_request_file, system_key_register, system_key_revoke
-
-CLERKS = (Role.CLERK, Role.ADMIN)
 
 
 class FieldChoice(forms.ModelMultipleChoiceField):
@@ -46,7 +44,7 @@ class AccessRequestForm(forms.ModelForm):
                                                 .select_related("dataset").order_by("dataset", "position"))
         systems = System.objects.filter(active=True)
         if not is_superuser(user):
-            systems = systems.filter(department_id__in=departments_where(user, CLERKS))
+            systems = systems.filter(department_id__in=departments_where(user, CLERK_ROLES))
         choices["consumer"].queryset = systems
 
     def clean(self) -> dict[str, Any]:
@@ -72,7 +70,7 @@ class AccessRequestAdmin(RoleScopedAdmin):
     """Filed by the consumer department's clerks, decided by the dataset department's approvers."""
 
     form = AccessRequestForm
-    add_roles = CLERKS
+    add_roles = CLERK_ROLES
     list_display = ["id", "consumer", "dataset", "state", "filed_by", "filed_at", "decided_at"]
     list_filter = ["state"]
     readonly_fields = ["state", "decide_link", "filed_by", "filed_at", "decided_by", "decided_at",
@@ -185,7 +183,7 @@ class SystemKeyAdmin(RoleScopedAdmin):
     """
 
     department_path = "system__department"
-    add_roles = CLERKS
+    add_roles = CLERK_ROLES
     list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
     list_filter = [("system", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["key_id", "system__code"]
@@ -194,7 +192,7 @@ class SystemKeyAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERKS, "department") if db_field.name == "system" else field
+        return limit_to_departments(request, field, CLERK_ROLES, "department") if db_field.name == "system" else field
 
     def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -204,7 +202,7 @@ class SystemKeyAdmin(RoleScopedAdmin):
         obj.pk = created.pk
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, CLERKS, None)
+        return self._allowed(request, CLERK_ROLES, None)
 
     @admin.action(description="Revoke the selected keys now", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[SystemKey]) -> None:

@@ -26,13 +26,12 @@ from govplatform.errors import PlatformError
 from govplatform.httpsig import SignatureRefused, request_verify, signature_digest
 from govplatform.keys import platform_key
 from govplatform.models import Role, System, SystemKey, load_ed25519_public_key
-from govplatform.permissions import has_role
+from govplatform.permissions import CLERK_ROLES, has_role
 
 from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
 from .selectors import grants_active
 
 _AUDIT_UNAVAILABLE = ("audit_unavailable", "The audit log cannot be written, so nothing was served. Retry later.")
-KEY_CLERKS = (Role.CLERK, Role.ADMIN)
 
 
 def key_fingerprint(public_key_pem: str) -> str:
@@ -45,7 +44,7 @@ def key_fingerprint(public_key_pem: str) -> str:
 def system_key_register(*, system: System, key_id: str, public_key: str, actor: Any,
                         not_before: dt.datetime | None = None, expires_at: dt.datetime | None = None) -> SystemKey:
     """A clerk registers the public half of a key that one of their department's systems generated."""
-    if not has_role(actor, KEY_CLERKS, system.department_id):
+    if not has_role(actor, CLERK_ROLES, system.department_id):
         raise PlatformError("forbidden", f"Only clerks of {system.department} may register keys of {system.code}.",
                             status=403)
     key = SystemKey(system=system, key_id=key_id, public_key=public_key.strip() + "\n", created_by=actor)
@@ -73,7 +72,7 @@ def system_key_register(*, system: System, key_id: str, public_key: str, actor: 
 
 def system_key_revoke(*, key: SystemKey, actor: Any, reason: str) -> SystemKey:
     """Revoke a system's key at once; signatures made with it are refused from now on. Idempotent."""
-    if not has_role(actor, KEY_CLERKS, key.system.department_id):
+    if not has_role(actor, CLERK_ROLES, key.system.department_id):
         raise PlatformError("forbidden", f"Only clerks of {key.system.department} may revoke its keys.", status=403)
     with transaction.atomic():
         key = SystemKey.objects.select_for_update().select_related("system").get(pk=key.pk)
@@ -106,7 +105,7 @@ def access_request_file(
     duration_days: int = 365,
 ) -> AccessRequest:
     """A clerk asks, for one of their department's systems, to read some fields of a dataset."""
-    if not has_role(actor, [Role.CLERK, Role.ADMIN], consumer.department_id):
+    if not has_role(actor, CLERK_ROLES, consumer.department_id):
         raise PlatformError("forbidden", f"Only clerks of {consumer.department} may file requests for "
                                          f"{consumer.code}.", status=403)
     if not consumer.active:

@@ -6,9 +6,7 @@ from django.http import HttpRequest
 
 from .admin_base import ReadOnlyInline, RoleScopedAdmin, limit_to_departments
 from .models import Department, Membership, Role, System, SystemKey
-from .permissions import is_superuser
-
-CLERKS = (Role.CLERK, Role.ADMIN)
+from .permissions import CLERK_ROLES, is_superuser
 
 
 @admin.register(Department)
@@ -46,7 +44,7 @@ class SystemKeyInline(ReadOnlyInline):
 
 @admin.register(System)
 class SystemAdmin(RoleScopedAdmin):
-    add_roles = change_roles = CLERKS
+    add_roles = change_roles = CLERK_ROLES
     list_display = ["code", "name", "department", "active"]
     list_filter = [("department", admin.RelatedOnlyFieldListFilter), "active"]
     inlines = [SystemKeyInline]
@@ -57,4 +55,4 @@ class SystemAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERKS, "pk") if db_field.name == "department" else field
+        return limit_to_departments(request, field, CLERK_ROLES, "pk") if db_field.name == "department" else field

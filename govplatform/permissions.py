@@ -12,6 +12,9 @@ from .models import Department, Membership, Role
 
 _CACHE_ATTR = "_govplatform_roles"
 
+#: Who acts for a department's datasets, systems, keys and requests: its clerks and its admins.
+CLERK_ROLES = (Role.CLERK, Role.ADMIN)
+
 
 def roles_by_department(user: Any) -> dict[int, set[str]]:
     """{department id: roles} for an authenticated user, cached on the user object per request."""
