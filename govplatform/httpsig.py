@@ -195,19 +195,21 @@ def response_sign(response: HttpResponseBase, request: HttpRequest) -> None:
         key_resolver=MappingKeyResolver(public_keys={}, private_keys={key.key_id: key.private_key}),
     )
     components = ["@status", *(name for name in RECEIPT_HEADERS if name in response.headers)]
-    label = _request_signature_label(request)
-    attempts = [[*components, f'"signature";req;key="{label}"'], components] if label else [components]
-    for covered in attempts:
+
+    def sign(covered: list[str]) -> dict[str, str]:
         headers: dict[str, str] = dict(response.items())
         message = HttpResponseMessage(status_code=response.status_code, headers=headers,
                                       request=http_message(request))
-        try:
-            signer.sign(message, key_id=key.key_id, label=RESPONSE_LABEL, covered_component_ids=covered,
-                        body=bytes(response.content))  # type: ignore[attr-defined]
-        except HTTPMessageSignaturesException:
-            if covered is attempts[-1]:
-                raise
-            continue
-        break
+        signer.sign(message, key_id=key.key_id, label=RESPONSE_LABEL, covered_component_ids=covered,
+                    body=bytes(response.content))  # type: ignore[attr-defined]
+        return headers
+
+    label = _request_signature_label(request)
+    try:
+        headers = sign([*components, f'"signature";req;key="{label}"'] if label else components)
+    except HTTPMessageSignaturesException:
+        if not label:
+            raise
+        headers = sign(components)
     for name in ("Content-Digest", "Signature-Input", "Signature"):
         response[name] = headers[name]

@@ -16,11 +16,6 @@ from .errors import PlatformError
 from .models import UsedNonce
 
 PURGE_EVERY = 500
-_UNAVAILABLE = PlatformError(
-    "nonce_store_unavailable",
-    "The replay-protection store cannot be written; the request was refused. Retry later.",
-    status=503,
-)
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +39,8 @@ def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int) -> bool:
             nonces_purge()
         return True
     except (redis.RedisError, DatabaseError) as exc:
-        raise PlatformError(_UNAVAILABLE.code, _UNAVAILABLE.message, status=503) from exc
+        raise PlatformError("nonce_store_unavailable", "The replay-protection store cannot be written; the "
+                                                       "request was refused. Retry later.", status=503) from exc
 
 
 def nonces_purge() -> int:
