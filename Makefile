@@ -26,6 +26,7 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports  # the layers contract in pyproject.toml
 
 # Regenerate the committed OpenAPI schema after changing the API.
 schema: install

@@ -3,7 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from govplatform.permissions import can_read_everything
+from registry.policy import can_read_everything
 
 from .models import AuditEvent, Checkpoint
 

@@ -1,9 +1,9 @@
-from govplatform.celery_app import app
+from celery import shared_task
 
-from .services import log_sequence
+from .sequencer import log_sequence
 
 
-@app.task(name="audit.log_sequence")
+@shared_task(name="audit.log_sequence")
 def log_sequence_task() -> int:
     """Thin: the sequencer is idempotent (only unsequenced events are appended) and serialised by a lock."""
     return log_sequence()

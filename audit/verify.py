@@ -15,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from govplatform.keys import key_id_for
+from core.keys import key_id_for
 
 from .merkle import CompactRange, leaf_hash
 from .models import AuditEvent, Checkpoint, LogLeaf, LogState

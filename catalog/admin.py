@@ -9,9 +9,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from govplatform.admin_base import RoleScopedAdmin, limit_to_departments
-from govplatform.errors import PlatformError
-from govplatform.permissions import CLERK_ROLES, departments_where, is_superuser
+from core.errors import PlatformError
+from registry.admin_base import RoleScopedAdmin, limit_to_departments
+from registry.policy import CLERK_ROLES, departments_where, is_superuser
 
 from .models import Dataset, DatasetStatus, Field, Record
 from .services import dataset_change_record, dataset_publish, records_import_csv

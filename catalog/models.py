@@ -5,7 +5,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from govplatform.models import Department
+from registry.models import Department
 
 
 class Tier(models.TextChoices):

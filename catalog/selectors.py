@@ -4,8 +4,8 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from govplatform.models import Role
-from govplatform.permissions import can_read_everything, departments_where
+from registry.models import Role
+from registry.policy import can_read_everything, departments_where
 
 from .models import Dataset, DatasetStatus, Record, Tier
 

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, event_record
-from govplatform.errors import PlatformError
-from govplatform.permissions import CLERK_ROLES, has_role
+from core.errors import PlatformError
+from registry.policy import CLERK_ROLES, has_role
 
 from .models import Dataset, DatasetStatus, Field, FieldType, Record, Tier
 

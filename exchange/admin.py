@@ -2,7 +2,7 @@ from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import ForeignKey, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -11,14 +11,14 @@ from django.utils.html import format_html
 
 from catalog.models import Field
 from catalog.selectors import datasets_requestable
-from govplatform.admin_base import RoleScopedAdmin, limit_to_departments
-from govplatform.errors import PlatformError
-from govplatform.models import Role, System, SystemKey
-from govplatform.permissions import CLERK_ROLES, can_read_everything, departments_where, has_role, is_superuser
+from core.errors import PlatformError
+from registry.admin_base import RoleScopedAdmin
+from registry.models import Role, System
+from registry.policy import CLERK_ROLES, can_read_everything, departments_where, has_role, is_superuser
 
 from .models import AccessRequest, Grant, RequestState
 from .selectors import access_requests_visible_to, grants_visible_to
-from .services import access_request_decide, access_request_file, system_key_register, system_key_revoke
+from .services import access_request_decide, access_request_file
 
 
 class FieldChoice(forms.ModelMultipleChoiceField):
@@ -172,44 +172,3 @@ class GrantAdmin(RoleScopedAdmin):
         if obj is None or can_read_everything(request.user):
             return can_read_everything(request.user) or bool(departments_where(request.user, Role.values))
         return self.get_queryset(request).filter(pk=obj.pk).exists()
-
-
-@admin.register(SystemKey)
-class SystemKeyAdmin(RoleScopedAdmin):
-    """Keys are registered (public PEM pasted) and revoked, never edited; both are audited.
-
-    Registered here, not with the rest of the registry, because its writes go through the exchange's
-    audited key services.
-    """
-
-    department_path = "system__department"
-    add_roles = CLERK_ROLES
-    list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
-    list_filter = [("system", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["key_id", "system__code"]
-    readonly_fields = ["algorithm", "created_by", "created_at", "revoked_at", "revoked_by", "revocation_reason"]
-    actions = ["revoke"]
-
-    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
-        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERK_ROLES, "department") if db_field.name == "system" else field
-
-    def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
-        data = form.cleaned_data
-        created = system_key_register(system=data["system"], key_id=data["key_id"], public_key=data["public_key"],
-                                      not_before=data["not_before"], expires_at=data["expires_at"],
-                                      actor=request.user)
-        obj.pk = created.pk
-
-    def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, CLERK_ROLES, None)
-
-    @admin.action(description="Revoke the selected keys now", permissions=["revoke"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[SystemKey]) -> None:
-        for key in queryset.select_related("system__department"):
-            try:
-                system_key_revoke(key=key, actor=request.user, reason="revoked in the admin")
-            except PlatformError as exc:
-                self.message_user(request, f"{key.key_id}: {exc.message}", messages.ERROR)
-            else:
-                self.message_user(request, f"{key.key_id} is revoked.", messages.SUCCESS)

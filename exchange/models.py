@@ -6,7 +6,7 @@ from django.db import models
 from django.utils import timezone
 
 from catalog.models import Dataset
-from govplatform.models import System
+from registry.models import System
 
 
 class RequestState(models.TextChoices):

@@ -6,8 +6,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from catalog.models import Dataset
-from govplatform.models import Role, System
-from govplatform.permissions import can_read_everything, departments_where
+from registry.models import Role, System
+from registry.policy import can_read_everything, departments_where
 
 from .models import AccessRequest, Grant
 

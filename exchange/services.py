@@ -1,20 +1,16 @@
-"""Writes for the exchange: systems' keys, filing and deciding access requests, the signed record read.
+"""Writes for the exchange: filing and deciding access requests, the signed record read.
 
 Each checks its actor and records its audit event inside its own transaction. Refusals on the
-record API are audited too, in a transaction of their own, before the refusal leaves. The key
-services live here rather than in the registry (``govplatform``) because they are audited, and the
-registry sits below the audit log.
+record API are audited too, in a transaction of their own, before the refusal leaves.
 """
 
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -22,66 +18,16 @@ from audit.models import AuditEvent, Outcome
 from audit.services import Actor, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
 from catalog.selectors import dataset_get_published, record_get
-from govplatform.errors import PlatformError
-from govplatform.httpsig import SignatureRefused, request_verify, signature_digest
-from govplatform.keys import platform_key
-from govplatform.models import Role, System, SystemKey, load_ed25519_public_key
-from govplatform.permissions import CLERK_ROLES, has_role
+from core.errors import PlatformError
+from core.keys import platform_key
+from registry.httpsig import SignatureRefused, request_verify, signature_digest
+from registry.models import Role, System
+from registry.policy import CLERK_ROLES, has_role
 
 from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
 from .selectors import grants_active
 
 _AUDIT_UNAVAILABLE = ("audit_unavailable", "The audit log cannot be written, so nothing was served. Retry later.")
-
-
-def key_fingerprint(public_key_pem: str) -> str:
-    """SHA-256 of the raw Ed25519 public key, hex: how the log names a key without storing it."""
-    raw = load_ed25519_public_key(public_key_pem).public_bytes(serialization.Encoding.Raw,
-                                                               serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()
-
-
-def system_key_register(*, system: System, key_id: str, public_key: str, actor: Any,
-                        not_before: dt.datetime | None = None, expires_at: dt.datetime | None = None) -> SystemKey:
-    """A clerk registers the public half of a key that one of their department's systems generated."""
-    if not has_role(actor, CLERK_ROLES, system.department_id):
-        raise PlatformError("forbidden", f"Only clerks of {system.department} may register keys of {system.code}.",
-                            status=403)
-    key = SystemKey(system=system, key_id=key_id, public_key=public_key.strip() + "\n", created_by=actor)
-    if not_before is not None:
-        key.not_before = not_before
-    if expires_at is not None:
-        key.expires_at = expires_at
-    try:
-        key.full_clean()
-    except ValidationError as exc:
-        raise PlatformError("invalid_key", "; ".join(exc.messages), status=400, detail=exc.message_dict) from exc
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                key.save(force_insert=True)
-        except IntegrityError as exc:  # registered by someone else meanwhile
-            raise PlatformError("conflict", f"The key id {key_id} was registered meanwhile; choose another.",
-                                status=409) from exc
-        event_record(actor=Actor.for_user(actor), action="system_key.registered", object_type="system_key",
-                     object_id=key.key_id,
-                     detail={"system": system.code, "fingerprint": key_fingerprint(key.public_key),
-                             "not_before": key.not_before.isoformat(), "expires_at": key.expires_at.isoformat()})
-    return key
-
-
-def system_key_revoke(*, key: SystemKey, actor: Any, reason: str) -> SystemKey:
-    """Revoke a system's key at once; signatures made with it are refused from now on. Idempotent."""
-    if not has_role(actor, CLERK_ROLES, key.system.department_id):
-        raise PlatformError("forbidden", f"Only clerks of {key.system.department} may revoke its keys.", status=403)
-    with transaction.atomic():
-        key = SystemKey.objects.select_for_update().select_related("system").get(pk=key.pk)
-        if key.revoked_at is None:
-            key.revoked_at, key.revoked_by, key.revocation_reason = timezone.now(), actor, reason[:200]
-            key.save(update_fields=["revoked_at", "revoked_by", "revocation_reason"])
-            event_record(actor=Actor.for_user(actor), action="system_key.revoked", object_type="system_key",
-                         object_id=key.key_id, detail={"system": key.system.code, "reason": key.revocation_reason})
-    return key
 
 
 def _field_names_check(dataset: Dataset, names: list[str]) -> None:

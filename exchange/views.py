@@ -12,8 +12,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.models import AuditEvent
-from govplatform.errors import PlatformError
-from govplatform.httpsig import response_sign
+from core.errors import PlatformError
+from registry.httpsig import response_sign
 
 from .services import ExchangeRefused, record_read
 

@@ -1,5 +1,5 @@
-"""The platform package (the design card's ``platform/``): settings, urls, Celery, the registry of
-departments, people, systems and keys, and shared plumbing (errors, RFC 9421, JSON rendering)."""
+"""The composition root (the design card's ``platform/``): settings, urls, the Celery app, wsgi/asgi and
+the platform-level views (health, the platform key). It names the apps; no app imports it."""
 
 from .celery_app import app as celery_app
 

@@ -2,5 +2,7 @@ from django.apps import AppConfig
 
 
 class GovPlatformConfig(AppConfig):
+    """The composition root. Its models moved to the registry; it keeps the migrations that say so."""
+
     name = "govplatform"
-    verbose_name = "Registry: departments, people, systems"
+    verbose_name = "Platform"

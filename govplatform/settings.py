@@ -77,10 +77,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "govplatform",
+    "core",
     "audit",
+    "registry",
     "catalog",
     "exchange",
+    "govplatform",
 ]
 
 MIDDLEWARE = [
@@ -159,7 +161,7 @@ CELERY_BEAT_SCHEDULE = {
     # Catches any event whose after-commit enqueue was lost (broker down): the event is in the
     # database first, the broker only wakes the sequencer.
     "audit-sequence": {"task": "audit.log_sequence", "schedule": envint("AUDIT_SEQUENCE_INTERVAL", 10)},
-    "nonce-purge": {"task": "govplatform.nonce_purge", "schedule": 3600},
+    "nonce-purge": {"task": "registry.nonce_purge", "schedule": 3600},
 }
 NONCE_STORE = env("NONCE_STORE", "redis" if REDIS_URL else "database")
 
@@ -180,9 +182,9 @@ REST_FRAMEWORK = {
     # Deny unless a view says otherwise: signed exchange views verify signatures themselves.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_RENDERER_CLASSES": ["govplatform.rendering.ORJSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["core.rendering.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "govplatform.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -216,7 +218,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_record_keys": {"()": "govplatform.logging.RedactRecordKeys"}},
+    "filters": {"redact_record_keys": {"()": "core.logging.RedactRecordKeys"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_record_keys"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     "loggers": {

@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .errors import PlatformError
-from .keys import platform_key
-from .nonces import redis_client
+from core.errors import PlatformError
+from core.keys import platform_key
+from registry.nonces import redis_client
 
 
 def _check_database() -> str:

@@ -14,10 +14,10 @@ from django.db import connection
 from django.test import Client
 
 from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity, Tier
+from core.keys import platform_key_generate
 from exchange import client as consumer
 from exchange.models import Grant
-from govplatform.keys import platform_key_generate
-from govplatform.models import Department, Membership, Role, System, SystemKey
+from registry.models import Department, Membership, Role, System, SystemKey
 
 RECORD_KEY = "110101199003070011"
 POLICE_KEY_ID = "police-rms-1"

@@ -18,12 +18,12 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEvent, LogLeaf
-from audit.services import log_sequence
+from audit.sequencer import log_sequence
 from catalog.models import Dataset, DatasetStatus, Record
+from core.keys import platform_key
 from exchange import client as consumer
 from exchange.models import AccessRequest, Grant
-from govplatform.keys import platform_key
-from govplatform.models import System, SystemKey
+from registry.models import System, SystemKey
 
 PASSWORD = "correct horse battery staple"
 CSV = (b"citizen_id,full_name,vaccine,dose_date\n"
@@ -82,7 +82,7 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
 
     # 3. A Police clerk registers a system and its locally generated public key, then files a request.
     police_http = login("police-clerk")
-    response = police_http.post("/admin/govplatform/system/add/", {
+    response = police_http.post("/admin/registry/system/add/", {
         "department": police.pk, "code": "police-rms", "name": "Police records", "active": "on",
         "keys-TOTAL_FORMS": 0, "keys-INITIAL_FORMS": 0, "keys-MIN_NUM_FORMS": 0, "keys-MAX_NUM_FORMS": 0})
     assert response.status_code == 302, response.content.decode()[:2000]
@@ -91,7 +91,7 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     assert consumer.main(["keygen", "--out", str(key_file)]) == 0
     public_pem = consumer.public_pem(consumer.load_private_key(key_file).public_key())
     now = timezone.now()
-    response = police_http.post("/admin/govplatform/systemkey/add/", {
+    response = police_http.post("/admin/registry/systemkey/add/", {
         "system": system.pk, "key_id": "police-rms-1", "public_key": public_pem,
         **split_datetime("not_before", now - dt.timedelta(minutes=5)),
         **split_datetime("expires_at", now + dt.timedelta(days=365))})
@@ -136,7 +136,7 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     narrow = consumer.get(url + "?fields=full_name", private_key=private_key, key_id="police-rms-1",
                           platform_public_key=consumer.load_public_key(platform_pub))
     assert (narrow.status_code, narrow.json()["error"]["code"], narrow.verified) == (403, "field_not_granted", True)
-    response = police_http.post("/admin/govplatform/systemkey/", {
+    response = police_http.post("/admin/registry/systemkey/", {
         "action": "revoke", "_selected_action": [SystemKey.objects.get().pk]})
     assert response.status_code == 302
     revoked = consumer.get(url, private_key=private_key, key_id="police-rms-1")

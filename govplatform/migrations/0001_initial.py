@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import govplatform.models
+import registry.models
 from django.conf import settings
 from django.db import migrations, models
 
@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('algorithm', models.CharField(default='ed25519', editable=False, max_length=16)),
                 ('public_key', models.TextField(help_text='PEM (-----BEGIN PUBLIC KEY-----).')),
                 ('not_before', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField(default=govplatform.models.default_key_expiry)),
+                ('expires_at', models.DateTimeField(default=registry.models.default_key_expiry)),
                 ('revoked_at', models.DateTimeField(blank=True, editable=False, null=True)),
                 ('revocation_reason', models.CharField(blank=True, editable=False, max_length=200)),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),

@@ -12,9 +12,10 @@ from django.db import connection, transaction
 
 from audit.merkle import CompactRange, leaf_hash
 from audit.models import AuditEvent, LogLeaf
-from audit.services import Actor, checkpoint_sign, event_record, log_sequence
+from audit.sequencer import checkpoint_sign, log_sequence
+from audit.services import Actor, event_record
 from audit.verify import checkpoint_note_parse
-from govplatform.keys import platform_key, public_key_pem
+from core.keys import platform_key, public_key_pem
 
 pytestmark = pytest.mark.django_db
 

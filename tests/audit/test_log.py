@@ -8,8 +8,9 @@ from django.db import IntegrityError, connection, transaction
 
 from audit.merkle import leaf_hash, root_of
 from audit.models import AuditEvent, Checkpoint, LogLeaf, LogState
-from audit.services import Actor, event_record, log_sequence
-from govplatform.keys import platform_key
+from audit.sequencer import log_sequence
+from audit.services import Actor, event_record
+from core.keys import platform_key
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from catalog.models import Dataset, DatasetStatus, Field, Tier
 from catalog.services import dataset_publish
-from govplatform.errors import PlatformError
-from govplatform.models import Department, Role
+from core.errors import PlatformError
+from registry.models import Department, Role
 from tests.conftest import audit_inserts_refused, build_dataset, make_user
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity
 from catalog.services import MAX_REPORTED_ERRORS, ImportReport, RowError, field_value_parse, records_import_csv
-from govplatform.errors import PlatformError
-from govplatform.models import Department
+from core.errors import PlatformError
+from registry.models import Department
 from tests.conftest import RECORD_KEY, audit_inserts_refused
 
 pytestmark = pytest.mark.django_db

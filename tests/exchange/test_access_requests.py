@@ -9,11 +9,11 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from catalog.models import Dataset, DatasetStatus, Tier
+from core.errors import PlatformError
 from exchange.models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState
 from exchange.selectors import grants_active
 from exchange.services import access_request_decide, access_request_file
-from govplatform.errors import PlatformError
-from govplatform.models import Department, Membership, Role, System
+from registry.models import Department, Membership, Role, System
 from tests.conftest import build_dataset, make_user
 
 pytestmark = pytest.mark.django_db

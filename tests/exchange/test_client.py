@@ -12,10 +12,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from http_message_signatures import HTTPMessageVerifier, MappingKeyResolver, algorithms
 
+from core.keys import platform_key
 from exchange import client as consumer
 from exchange.models import Grant
-from govplatform.keys import platform_key
-from govplatform.models import System, SystemKey
+from registry.models import System, SystemKey
 from tests.conftest import POLICE_KEY_ID, RECORD_KEY, record_path
 
 URL = "http://testserver" + record_path()

@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.services import subject_hash
+from core.keys import platform_key
 from exchange import client as consumer
-from govplatform.keys import platform_key
-from govplatform.models import SystemKey
+from registry.models import SystemKey
 from tests.conftest import POLICE_KEY_ID, RECORD_KEY, audit_inserts_refused, record_path, signed_headers
 
 pytestmark = pytest.mark.django_db

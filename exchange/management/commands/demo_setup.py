@@ -14,20 +14,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.services import log_sequence
+from audit.sequencer import log_sequence
 from catalog.models import Dataset, DatasetStatus, Field, FieldType, Sensitivity, Tier
 from catalog.services import dataset_publish, records_import_csv
+from core.crypto import key_fingerprint
+from core.keys import public_path
 from exchange import client
 from exchange.models import AccessRequest, RequestState
-from exchange.services import (
-    access_request_decide,
-    access_request_file,
-    key_fingerprint,
-    system_key_register,
-    system_key_revoke,
-)
-from govplatform.keys import public_path
-from govplatform.models import Department, Membership, Role, System, SystemKey
+from exchange.services import access_request_decide, access_request_file
+from registry.models import Department, Membership, Role, System, SystemKey
+from registry.services import system_key_register, system_key_revoke
 
 DEMO_DIR_NAME = "demo"
 CSV_PATH = Path(settings.BASE_DIR) / "demo" / "vaccinations.csv"

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from govplatform.models import Membership, Role
+from registry.models import Membership, Role
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +19,7 @@ def police_admin(police: Any) -> Any:
 def add_membership(actor: Any, **data: Any) -> Any:
     http = Client()
     http.force_login(actor)
-    return http.post("/admin/govplatform/membership/add/", data)
+    return http.post("/admin/registry/membership/add/", data)
 
 
 def test_a_department_admin_adds_a_clerk_to_their_department(police_admin: Any, police: Any) -> None:

@@ -12,7 +12,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from .models import Role
-from .permissions import can_read_everything, departments_where, has_any_role, is_superuser
+from .policy import can_read_everything, departments_where, has_any_role, is_superuser
 
 
 def limit_to_departments(request: HttpRequest, field: Any, roles: Iterable[str], path: str) -> Any:

@@ -13,18 +13,18 @@ from django.test import Client
 from django.urls import reverse
 
 from audit.models import AuditEvent, Checkpoint
-from audit.services import log_sequence
+from audit.sequencer import log_sequence
 from catalog.models import Dataset, DatasetStatus, Field, Record
 from exchange.models import AccessRequest, Grant, RequestState
 from exchange.services import access_request_file
-from govplatform.models import Department, Membership, Role, System, SystemKey
+from registry.models import Department, Membership, Role, System, SystemKey
 from tests.conftest import build_dataset, make_user
 
 pytestmark = pytest.mark.django_db
 
 MODELS = ["catalog.dataset", "catalog.record", "exchange.accessrequest", "exchange.grant", "audit.auditevent",
-          "audit.checkpoint", "govplatform.system", "govplatform.systemkey", "govplatform.department",
-          "govplatform.membership"]
+          "audit.checkpoint", "registry.system", "registry.systemkey", "registry.department",
+          "registry.membership"]
 
 
 def admin_url(label: str, view: str, *args: Any) -> str:
@@ -66,9 +66,9 @@ def world(vaccinations: Dataset, arrests: Dataset, police_key: SystemKey, police
         "catalog.dataset": arrests, "catalog.record": Record.objects.get(dataset=arrests),
         "exchange.accessrequest": submitted, "exchange.grant": police_grant,
         "audit.auditevent": AuditEvent.objects.get(), "audit.checkpoint": Checkpoint.objects.get(),
-        "govplatform.system": police_key.system, "govplatform.systemkey": police_key,
-        "govplatform.department": police_key.system.department,
-        "govplatform.membership": Membership.objects.get(user=health_clerk),
+        "registry.system": police_key.system, "registry.systemkey": police_key,
+        "registry.department": police_key.system.department,
+        "registry.membership": Membership.objects.get(user=health_clerk),
     }
 
 
@@ -118,7 +118,7 @@ def test_the_auditor_may_not_delete(label: str, world: dict[str, Model], auditor
 
 
 def test_the_auditor_is_offered_no_actions(world: dict[str, Model], auditor: Any) -> None:
-    for label in ["catalog.dataset", "govplatform.systemkey"]:
+    for label in ["catalog.dataset", "registry.systemkey"]:
         assert as_user(auditor).get(admin_url(label, "changelist")).context["action_form"] is None
 
 
@@ -360,7 +360,7 @@ def test_a_clerk_cannot_publish_another_departments_draft(health_clerk: Any, pol
 
 
 def test_a_clerk_revokes_a_key_with_the_admin_action(police_clerk: Any, police_key: SystemKey) -> None:
-    response = run_action(as_user(police_clerk), "govplatform.systemkey", "revoke", police_key)
+    response = run_action(as_user(police_clerk), "registry.systemkey", "revoke", police_key)
     assert messages_of(response) == ["police-rms-1 is revoked."]
     police_key.refresh_from_db()
     assert police_key.revoked_at is not None
@@ -368,20 +368,20 @@ def test_a_clerk_revokes_a_key_with_the_admin_action(police_clerk: Any, police_k
 
 
 def test_a_clerk_cannot_revoke_another_departments_key(health_clerk: Any, police_key: SystemKey) -> None:
-    run_action(as_user(health_clerk), "govplatform.systemkey", "revoke", police_key)
+    run_action(as_user(health_clerk), "registry.systemkey", "revoke", police_key)
     police_key.refresh_from_db()
     assert police_key.revoked_at is None
 
 
 def test_the_auditor_cannot_revoke_a_key(auditor: Any, police_key: SystemKey) -> None:
-    run_action(as_user(auditor), "govplatform.systemkey", "revoke", police_key)
+    run_action(as_user(auditor), "registry.systemkey", "revoke", police_key)
     police_key.refresh_from_db()
     assert police_key.revoked_at is None
 
 
 @pytest.mark.parametrize("actor", ["police_clerk", "auditor"])
 def test_the_system_page_lists_its_keys(actor: str, police_key: SystemKey, request: pytest.FixtureRequest) -> None:
-    response = as_user(request.getfixturevalue(actor)).get(admin_url("govplatform.system", "change",
+    response = as_user(request.getfixturevalue(actor)).get(admin_url("registry.system", "change",
                                                                      police_key.system_id))
     assert response.status_code == 200
     assert "police-rms-1" in response.content.decode()
@@ -440,7 +440,7 @@ def test_list_filters_offer_only_what_the_user_may_see(world: dict[str, Model], 
 
 def test_a_systems_code_and_department_are_fixed_once_registered(police_clerk: Any, police_system: System,
                                                                  health: Department) -> None:
-    response = as_user(police_clerk).post(admin_url("govplatform.system", "change", police_system.pk), {
+    response = as_user(police_clerk).post(admin_url("registry.system", "change", police_system.pk), {
         "code": "renamed", "department": health.pk, "name": "Renamed", "active": "on",
         "keys-TOTAL_FORMS": 0, "keys-INITIAL_FORMS": 0, "keys-MIN_NUM_FORMS": 0, "keys-MAX_NUM_FORMS": 0})
     assert response.status_code == 302

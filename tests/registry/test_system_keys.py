@@ -10,10 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from core.errors import PlatformError
 from exchange import client as consumer
-from exchange.services import system_key_register, system_key_revoke
-from govplatform.errors import PlatformError
-from govplatform.models import SystemKey
+from registry.models import SystemKey
+from registry.services import system_key_register, system_key_revoke
 
 pytestmark = pytest.mark.django_db
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
+from .crypto import public_key_pem
 from .errors import PlatformError
 
 
@@ -32,10 +33,6 @@ class PlatformKey:
 
     def sign(self, data: bytes) -> bytes:
         return self.private_key.sign(data)
-
-
-def public_key_pem(key: Ed25519PublicKey) -> str:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
 
 
 def key_id_for(public_key: Ed25519PublicKey) -> str:

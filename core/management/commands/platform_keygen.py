@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from govplatform.keys import platform_key, platform_key_generate, public_path
+from core.keys import platform_key, platform_key_generate, public_path
 
 
 class Command(BaseCommand):

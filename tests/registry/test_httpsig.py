@@ -1,4 +1,4 @@
-"""govplatform.httpsig: the RFC 9421 request policy (request_verify) and the platform's response signature."""
+"""registry.httpsig: the RFC 9421 request policy (request_verify) and the platform's response signature."""
 
 import datetime as dt
 import hashlib
@@ -19,10 +19,10 @@ from http_message_signatures import (
     algorithms,
 )
 
+from core.keys import platform_key
 from exchange import client as consumer
-from govplatform.httpsig import RESPONSE_LABEL, SignatureRefused, VerifiedRequest, request_verify, response_sign
-from govplatform.keys import platform_key
-from govplatform.models import SystemKey
+from registry.httpsig import RESPONSE_LABEL, SignatureRefused, VerifiedRequest, request_verify, response_sign
+from registry.models import SystemKey
 from tests.conftest import POLICE_KEY_ID, record_path, signed_headers
 
 pytestmark = pytest.mark.django_db

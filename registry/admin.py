@@ -1,12 +1,15 @@
 from typing import Any
 
-from django.contrib import admin
-from django.db.models import ForeignKey
+from django.contrib import admin, messages
+from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
+
+from core.errors import PlatformError
 
 from .admin_base import ReadOnlyInline, RoleScopedAdmin, limit_to_departments
 from .models import Department, Membership, Role, System, SystemKey
-from .permissions import CLERK_ROLES, is_superuser
+from .policy import CLERK_ROLES, is_superuser
+from .services import system_key_register, system_key_revoke
 
 
 @admin.register(Department)
@@ -56,3 +59,40 @@ class SystemAdmin(RoleScopedAdmin):
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         return limit_to_departments(request, field, CLERK_ROLES, "pk") if db_field.name == "department" else field
+
+
+@admin.register(SystemKey)
+class SystemKeyAdmin(RoleScopedAdmin):
+    """Keys are registered (public PEM pasted) and revoked, never edited; both are audited."""
+
+    department_path = "system__department"
+    add_roles = CLERK_ROLES
+    list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
+    list_filter = [("system", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["key_id", "system__code"]
+    readonly_fields = ["algorithm", "created_by", "created_at", "revoked_at", "revoked_by", "revocation_reason"]
+    actions = ["revoke"]
+
+    def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return limit_to_departments(request, field, CLERK_ROLES, "department") if db_field.name == "system" else field
+
+    def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        created = system_key_register(system=data["system"], key_id=data["key_id"], public_key=data["public_key"],
+                                      not_before=data["not_before"], expires_at=data["expires_at"],
+                                      actor=request.user)
+        obj.pk = created.pk
+
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, CLERK_ROLES, None)
+
+    @admin.action(description="Revoke the selected keys now", permissions=["revoke"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet[SystemKey]) -> None:
+        for key in queryset.select_related("system__department"):
+            try:
+                system_key_revoke(key=key, actor=request.user, reason="revoked in the admin")
+            except PlatformError as exc:
+                self.message_user(request, f"{key.key_id}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{key.key_id} is revoked.", messages.SUCCESS)

@@ -1,7 +1,8 @@
-from .celery_app import app
+from celery import shared_task
+
 from .nonces import nonces_purge
 
 
-@app.task(name="govplatform.nonce_purge")
+@shared_task(name="registry.nonce_purge")
 def nonce_purge_task() -> int:
     return nonces_purge()

@@ -31,8 +31,9 @@ from http_message_signatures import (
     algorithms,
 )
 
-from .errors import PlatformError
-from .keys import platform_key
+from core.errors import PlatformError
+from core.keys import platform_key
+
 from .models import SystemKey
 from .nonces import nonce_claim
 

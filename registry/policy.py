@@ -10,7 +10,7 @@ from typing import Any
 
 from .models import Department, Membership, Role
 
-_CACHE_ATTR = "_govplatform_roles"
+_CACHE_ATTR = "_registry_roles"
 
 #: Who acts for a department's datasets, systems, keys and requests: its clerks and its admins.
 CLERK_ROLES = (Role.CLERK, Role.ADMIN)

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from .errors import PlatformError
+from core.errors import PlatformError
+
 from .models import UsedNonce
 
 PURGE_EVERY = 500

@@ -2,13 +2,14 @@
 
 import datetime as dt
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+
+from core.crypto import load_ed25519_public_key
 
 
 class Department(models.Model):
@@ -65,21 +66,6 @@ key_id_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$",
     "A key id is 3-128 characters: letters, digits and . _ : - (starting with a letter or digit).",
 )
-
-
-def load_ed25519_public_key(pem: str) -> Ed25519PublicKey:
-    """Parse a PEM SubjectPublicKeyInfo; raise ValidationError unless it is an Ed25519 public key."""
-    try:
-        key = serialization.load_pem_public_key(pem.strip().encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as exc:
-        raise ValidationError(
-            "Paste the PEM public key printed by `python -m exchange.client keygen` "
-            "(it starts with -----BEGIN PUBLIC KEY-----).",
-            code="invalid_pem",
-        ) from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise ValidationError("Only Ed25519 public keys are accepted.", code="not_ed25519")
-    return key
 
 
 def default_key_expiry() -> dt.datetime:

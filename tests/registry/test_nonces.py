@@ -1,4 +1,4 @@
-"""govplatform.nonces: each signature's nonce is accepted once per key, in the database or in Redis; fail closed."""
+"""registry.nonces: each signature's nonce is accepted once per key, in the database or in Redis; fail closed."""
 
 import datetime as dt
 import secrets
@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from govplatform.errors import PlatformError
-from govplatform.models import SystemKey, UsedNonce
-from govplatform.nonces import PURGE_EVERY, nonce_claim, nonces_purge, redis_client
+from core.errors import PlatformError
+from registry.models import SystemKey, UsedNonce
+from registry.nonces import PURGE_EVERY, nonce_claim, nonces_purge, redis_client
 from tests.conftest import record_path, requires_redis
 
 pytestmark = pytest.mark.django_db

@@ -10,9 +10,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.test import Client
 
-from govplatform.keys import key_id_for, platform_key, public_key_pem
-from govplatform.logging import RedactRecordKeys
-from govplatform.nonces import redis_client
+from core.keys import key_id_for, platform_key, public_key_pem
+from core.logging import RedactRecordKeys
+from registry.nonces import redis_client
 from tests.conftest import RECORD_KEY
 
 pytestmark = pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_the_log_filter_leaves_other_messages_alone() -> None:
 def test_the_redaction_covers_decoded_keys_with_spaces_and_keeps_the_rest() -> None:
     import logging
 
-    from govplatform.logging import RedactRecordKeys
+    from core.logging import RedactRecordKeys
 
     for message, expected in [
         ("Unauthorized: /api/v1/datasets/x/records/Li Wei", "Unauthorized: /api/v1/datasets/x/records/[redacted]"),
