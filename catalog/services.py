@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import Actor, event_record
-from core.errors import PlatformError
+from core.errors import ErrorCode, PlatformError
 from registry.policy import CLERK_ROLES, has_role
 
 from .models import Dataset, DatasetStatus, Field, FieldType, Record, Tier
@@ -23,7 +23,7 @@ MAX_KEY_LENGTH = Record._meta.get_field("key").max_length or 255
 
 def _require_clerk(user: Any, dataset: Dataset) -> None:
     if not has_role(user, CLERK_ROLES, dataset.owner_id):
-        raise PlatformError("forbidden", f"Only clerks of {dataset.owner} may change this dataset.", status=403)
+        raise PlatformError(ErrorCode.FORBIDDEN, f"Only clerks of {dataset.owner} may change this dataset.")
 
 
 def dataset_change_record(*, dataset: Dataset, actor: Any, created: bool, changed: list[str]) -> None:
@@ -42,8 +42,8 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
         if dataset.status != DatasetStatus.DRAFT:
-            raise PlatformError("not_draft", f"Only a draft can be published; this dataset is {dataset.status}.",
-                                status=409)
+            raise PlatformError(ErrorCode.NOT_DRAFT,
+                                f"Only a draft can be published; this dataset is {dataset.status}.")
         fields = list(dataset.fields.all())
         problems = []
         if not fields:
@@ -53,8 +53,8 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
         if dataset.tier == Tier.NOT_SHARED and not dataset.legal_basis.strip():
             problems.append("cite the legal basis for not sharing")
         if problems:
-            raise PlatformError("not_publishable", f"{dataset.identifier} cannot be published yet: "
-                                                   f"{'; '.join(problems)}.", status=400)
+            raise PlatformError(ErrorCode.NOT_PUBLISHABLE, f"{dataset.identifier} cannot be published yet: "
+                                                   f"{'; '.join(problems)}.")
         dataset.status = DatasetStatus.PUBLISHED
         dataset.published_at = timezone.now()
         dataset.save(update_fields=["status", "published_at", "updated_at"])
@@ -214,8 +214,8 @@ def records_import_csv(*, dataset: Dataset, content: bytes, actor: Any) -> Impor
     _require_clerk(actor, dataset)
     fields = list(dataset.fields.all())
     if sum(f.is_lookup_key for f in fields) != 1:
-        raise PlatformError("no_lookup_key", "Define the dataset's fields and mark one as the lookup key "
-                                             "before loading records.", status=400)
+        raise PlatformError(ErrorCode.NO_LOOKUP_KEY, "Define the dataset's fields and mark one as the lookup key "
+                                             "before loading records.")
     report = ImportReport()
     records = _parse_csv(content, fields, report)
     if not report.ok:
@@ -240,8 +240,8 @@ def _records_write(*, dataset: Dataset, records: dict[str, dict[str, Any]], repo
     try:
         Record.objects.bulk_create(to_create, batch_size=1000)
     except IntegrityError as exc:  # another import added one of these keys meanwhile; all is rolled back
-        raise PlatformError("conflict", "Another import changed these records at the same time; nothing was "
-                                        "loaded. Upload the file again.", status=409) from exc
+        raise PlatformError(ErrorCode.CONFLICT, "Another import changed these records at the same time; nothing was "
+                                        "loaded. Upload the file again.") from exc
     Record.objects.bulk_update(to_update, ["data", "version", "updated_at", "deleted_at"], batch_size=1000)
     report.created, report.updated = len(to_create), len(to_update)
     event_record(actor=Actor.for_user(actor), action="records.imported", object_type="dataset",

@@ -1,40 +1,140 @@
-"""One application error type and one renderer for every API error.
+"""One application error type, one table of error codes, and one renderer for every API error.
 
 Every error leaves the API as ``{"error": {"code": ..., "message": ..., "detail": ...}}`` with a
-stable machine ``code`` and a ``message`` that says what to fix.
+stable machine ``code`` (an English identifier that never changes with the language), the HTTP
+status that code always has, and a ``message`` in the caller's language that says what to fix.
 """
 
+from enum import StrEnum
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
 
-class PlatformError(Exception):
-    """A refusal or bad input, with a stable code, an HTTP status and a human message."""
+class ErrorCode(StrEnum):
+    """Every error the platform gives: code, HTTP status, default message. Compares equal to its code."""
 
-    def __init__(self, code: str, message: str, *, status: int = 400, detail: Any = None) -> None:
-        super().__init__(message)
+    status: int
+    default_message: Promise
+
+    def __new__(cls, code: str, status: int, message: Promise) -> "ErrorCode":
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status = status
+        member.default_message = message
+        return member
+
+    # --- Bad input (400) ---
+    INVALID_INPUT = "invalid_input", 400, _("The input is invalid; the detail says which fields to fix.")
+    INVALID_CHARACTERS = "invalid_characters", 400, _("The dataset id, the key and the field names may not "
+                                                      "contain control characters.")
+    UNKNOWN_FIELD = "unknown_field", 400, _("The dataset has no field of that name.")
+    SEVERAL_GRANTS = "several_grants", 400, _("You hold several grants for this dataset; name one with ?grant= "
+                                              "or the fields with ?fields=.")
+    BAD_GRANT = "bad_grant", 400, _("grant is the id of one of your grants (a whole number).")
+    NO_FIELDS = "no_fields", 400, _("Choose at least one field.")
+    BAD_PURPOSE_CODE = "bad_purpose_code", 400, _("A purpose code is lowercase, e.g. 'law-enforcement.investigation'.")
+    PURPOSE_REQUIRED = "purpose_required", 400, _("State the purpose and the legal basis.")
+    BAD_DURATION = "bad_duration", 400, _("The duration is out of range.")
+    REASON_REQUIRED = "reason_required", 400, _("A rejection must state its reason.")
+    NOT_PUBLISHED = "not_published", 400, _("The dataset is not published.")
+    NOT_SHARED = "not_shared", 400, _("The dataset is not shared (不予共享); its legal basis says why.")
+    OPEN_DATASET = "open_dataset", 400, _("The dataset is open data; it needs no request.")
+    CONSUMER_INACTIVE = "consumer_inactive", 400, _("The consumer system is deactivated.")
+    NOT_PUBLISHABLE = "not_publishable", 400, _("The dataset cannot be published yet.")
+    NO_LOOKUP_KEY = "no_lookup_key", 400, _("Define the dataset's fields and mark one as the lookup key first.")
+    INVALID_KEY = "invalid_key", 400, _("The key is not valid; the detail says what to fix.")
+    # --- The request signature (401) ---
+    SIGNATURE_MISSING = "signature_missing", 401, _("Sign the request per RFC 9421: the Signature-Input and "
+                                                    "Signature headers are required.")
+    SIGNATURE_INVALID = "signature_invalid", 401, _("The request signature was not accepted.")
+    SIGNATURE_PARAMETERS_MISSING = "signature_parameters_missing", 401, _(
+        "The signature must carry the parameters created, expires, keyid and nonce.")
+    SIGNATURE_LIFETIME_TOO_LONG = "signature_lifetime_too_long", 401, _("The signature's expires is too far "
+                                                                        "after its created.")
+    NONCE_INVALID = "nonce_invalid", 401, _("The nonce must be 16-128 printable characters, fresh and random "
+                                            "for every request.")
+    REPLAYED = "replayed", 401, _("This signature's nonce was already used: a replay. Sign every request afresh "
+                                  "with a new nonce.")
+    UNKNOWN_KEY = "unknown_key", 401, _("No key is registered under this keyid.")
+    KEY_REVOKED = "key_revoked", 401, _("This key has been revoked; sign with a current key of the system.")
+    KEY_NOT_VALID = "key_not_valid", 401, _("This key is not valid now (before its not-before or past its expiry).")
+    SYSTEM_INACTIVE = "system_inactive", 401, _("The key's system or its department is deactivated.")
+    # --- Refused (403) ---
+    FORBIDDEN = "forbidden", 403, _("Your roles do not allow this.")
+    OWN_REQUEST = "own_request", 403, _("Separation of duties: nobody decides a request they filed.")
+    NO_GRANT = "no_grant", 403, _("No grant of yours in force covers this dataset.")
+    FIELD_NOT_GRANTED = "field_not_granted", 403, _("Your grant does not cover these fields.")
+    # --- Not found (404) ---
+    NOT_FOUND = "not_found", 404, _("No API endpoint has this address; see /api/docs/.")
+    DATASET_NOT_FOUND = "dataset_not_found", 404, _("No published dataset has this identifier.")
+    RECORD_NOT_FOUND = "record_not_found", 404, _("No record has this key.")
+    # --- Method (405) ---
+    METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("This address does not accept this HTTP method.")
+    # --- Conflict (409) ---
+    CONFLICT = "conflict", 409, _("Someone else changed this at the same time; nothing was saved. Try again.")
+    NOT_DRAFT = "not_draft", 409, _("Only a draft can be published.")
+    ALREADY_DECIDED = "already_decided", 409, _("This request is already decided.")
+    NO_LONGER_PUBLISHED = "no_longer_published", 409, _("The dataset is no longer published.")
+    # --- Unsupported body (415) ---
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, _("Send the body as application/json.")
+    # --- The platform (500, 503) ---
+    INTERNAL_ERROR = "internal_error", 500, _("The platform failed to answer; the error is logged.")
+    UNAVAILABLE = "unavailable", 503, _("The key registry cannot be read; retry later.")
+    AUDIT_UNAVAILABLE = "audit_unavailable", 503, _("The audit log cannot be written, so nothing was served. "
+                                                    "Retry later.")
+    NONCE_STORE_UNAVAILABLE = "nonce_store_unavailable", 503, _("The replay-protection store cannot be written; "
+                                                                "the request was refused. Retry later.")
+    SIGNING_KEY_UNAVAILABLE = "signing_key_unavailable", 503, _("The platform signing key cannot be read; "
+                                                                "nothing is served unsigned.")
+
+
+class PlatformError(Exception):
+    """A refusal or bad input: a code from the table (which fixes the status) and a message saying what to fix."""
+
+    def __init__(self, code: ErrorCode, message: str | Promise | None = None, *, detail: Any = None) -> None:
         self.code = code
-        self.message = message
-        self.status = status
+        self.status = code.status
+        # Rendered now, in the language of the request being answered (LocaleMiddleware set it).
+        self.message: str = str(code.default_message if message is None else message)
         self.detail = detail
+        super().__init__(self.message)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "detail": self.detail}}
+        return {"error": {"code": str(self.code), "message": self.message, "detail": self.detail}}
+
+
+def validation_error(exc: ValidationError) -> PlatformError:
+    """Django's ValidationError as our 400: the messages joined, the per-field messages as the detail."""
+    detail = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    return PlatformError(ErrorCode.INVALID_INPUT, " ".join(exc.messages), detail=detail)
+
+
+_DRF_CODES = {
+    drf_exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    drf_exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    drf_exceptions.NotFound: ErrorCode.NOT_FOUND,
+    drf_exceptions.PermissionDenied: ErrorCode.FORBIDDEN,
+    drf_exceptions.NotAuthenticated: ErrorCode.SIGNATURE_MISSING,
+    drf_exceptions.AuthenticationFailed: ErrorCode.SIGNATURE_INVALID,
+}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The one place every API error is rendered; Django's and DRF's own exceptions are converted here."""
+    if isinstance(exc, ValidationError):
+        exc = validation_error(exc)
+    elif isinstance(exc, Http404):
+        exc = PlatformError(ErrorCode.NOT_FOUND)
+    elif isinstance(exc, drf_exceptions.APIException):
+        code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), ErrorCode.INVALID_INPUT)
+        detail = exc.detail if not isinstance(exc.detail, str) else None
+        exc = PlatformError(code, str(exc.detail) if detail is None else None, detail=detail)
     if isinstance(exc, PlatformError):
         return Response(exc.as_dict(), status=exc.status)
-    if isinstance(exc, Http404):
-        exc = PlatformError("not_found", "Nothing exists at this address.", status=404)
-        return Response(exc.as_dict(), status=404)
-    if isinstance(exc, drf_exceptions.APIException):
-        code = exc.get_codes() if isinstance(exc.get_codes(), str) else "invalid"
-        detail = exc.detail if not isinstance(exc.detail, str) else None
-        error = PlatformError(str(code), str(exc.detail) if detail is None else "The input is invalid.",
-                              status=exc.status_code, detail=detail)
-        return Response(error.as_dict(), status=exc.status_code)
     return None  # unexpected: Django's 500 handling, logged

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 
 from .crypto import public_key_pem
-from .errors import PlatformError
+from .errors import ErrorCode, PlatformError
 
 
 @dataclass(frozen=True)
@@ -55,11 +55,7 @@ def platform_key() -> PlatformKey:
     try:
         return _load(str(path), path.stat().st_mtime_ns)
     except (OSError, ValueError) as exc:
-        raise PlatformError(
-            "signing_key_unavailable",
-            "The platform signing key cannot be read; nothing is served unsigned.",
-            status=503,
-        ) from exc
+        raise PlatformError(ErrorCode.SIGNING_KEY_UNAVAILABLE) from exc
 
 
 def platform_key_generate(path: Path) -> bool:

@@ -18,7 +18,7 @@ from audit.models import AuditEvent, Outcome
 from audit.services import Actor, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
 from catalog.selectors import dataset_get_published, record_get
-from core.errors import PlatformError
+from core.errors import ErrorCode, PlatformError
 from core.keys import platform_key
 from registry.httpsig import SignatureRefused, request_verify, signature_digest
 from registry.models import Role, System
@@ -27,15 +27,13 @@ from registry.policy import CLERK_ROLES, has_role
 from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
 from .selectors import grants_active
 
-_AUDIT_UNAVAILABLE = ("audit_unavailable", "The audit log cannot be written, so nothing was served. Retry later.")
-
 
 def _field_names_check(dataset: Dataset, names: list[str]) -> None:
     known = {f.name for f in dataset.fields.all()}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise PlatformError("unknown_field", f"{dataset.identifier} has no field(s) {', '.join(unknown)}; "
-                                             f"its fields are {', '.join(sorted(known))}.", status=400)
+        raise PlatformError(ErrorCode.UNKNOWN_FIELD, f"{dataset.identifier} has no field(s) {', '.join(unknown)}; "
+                                             f"its fields are {', '.join(sorted(known))}.")
 
 
 def access_request_file(
@@ -52,28 +50,28 @@ def access_request_file(
 ) -> AccessRequest:
     """A clerk asks, for one of their department's systems, to read some fields of a dataset."""
     if not has_role(actor, CLERK_ROLES, consumer.department_id):
-        raise PlatformError("forbidden", f"Only clerks of {consumer.department} may file requests for "
-                                         f"{consumer.code}.", status=403)
+        raise PlatformError(ErrorCode.FORBIDDEN, f"Only clerks of {consumer.department} may file requests for "
+                                         f"{consumer.code}.")
     if not consumer.active:
-        raise PlatformError("system_inactive", f"{consumer.code} is deactivated.", status=400)
+        raise PlatformError(ErrorCode.CONSUMER_INACTIVE, f"{consumer.code} is deactivated.")
     if dataset.status != DatasetStatus.PUBLISHED:
-        raise PlatformError("not_published", f"{dataset.identifier} is not published.", status=400)
+        raise PlatformError(ErrorCode.NOT_PUBLISHED, f"{dataset.identifier} is not published.")
     if dataset.tier == Tier.NOT_SHARED:
-        raise PlatformError("not_shared", f"{dataset.identifier} is not shared ({dataset.legal_basis}).", status=400)
+        raise PlatformError(ErrorCode.NOT_SHARED, f"{dataset.identifier} is not shared ({dataset.legal_basis}).")
     if dataset.tier == Tier.OPEN:
-        raise PlatformError("open_dataset", f"{dataset.identifier} is open data; it needs no request.", status=400)
+        raise PlatformError(ErrorCode.OPEN_DATASET, f"{dataset.identifier} is open data; it needs no request.")
     names = list(dict.fromkeys(fields))
     if not names:
-        raise PlatformError("no_fields", "Choose at least one field.", status=400)
+        raise PlatformError(ErrorCode.NO_FIELDS, "Choose at least one field.")
     _field_names_check(dataset, names)
     try:
         purpose_code_validator(purpose_code)
     except ValidationError as exc:
-        raise PlatformError("bad_purpose_code", exc.messages[0], status=400) from exc
+        raise PlatformError(ErrorCode.BAD_PURPOSE_CODE, exc.messages[0]) from exc
     if not purpose.strip() or not legal_basis.strip():
-        raise PlatformError("purpose_required", "State the purpose and the legal basis.", status=400)
+        raise PlatformError(ErrorCode.PURPOSE_REQUIRED, "State the purpose and the legal basis.")
     if not 1 <= duration_days <= MAX_GRANT_DAYS:
-        raise PlatformError("bad_duration", f"The duration is 1 to {MAX_GRANT_DAYS} days.", status=400)
+        raise PlatformError(ErrorCode.BAD_DURATION, f"The duration is 1 to {MAX_GRANT_DAYS} days.")
     with transaction.atomic():
         request = AccessRequest.objects.create(
             consumer=consumer, dataset=dataset, fields=names, purpose_code=purpose_code, purpose=purpose,
@@ -90,21 +88,21 @@ def access_request_decide(*, access_request: AccessRequest, approver: Any, appro
     """An approver of the dataset's department approves (creating a grant) or rejects, with a reason."""
     dataset = access_request.dataset
     if not has_role(approver, [Role.APPROVER], dataset.owner_id):
-        raise PlatformError("forbidden", f"Only approvers of {dataset.owner} may decide requests for "
-                                         f"{dataset.identifier}.", status=403)
+        raise PlatformError(ErrorCode.FORBIDDEN, f"Only approvers of {dataset.owner} may decide requests for "
+                                         f"{dataset.identifier}.")
     if access_request.filed_by_id == approver.pk:
-        raise PlatformError("own_request", "Separation of duties: nobody decides a request they filed.", status=403)
+        raise PlatformError(ErrorCode.OWN_REQUEST, "Separation of duties: nobody decides a request they filed.")
     if not approve and not reason.strip():
-        raise PlatformError("reason_required", "A rejection must state its reason.", status=400)
+        raise PlatformError(ErrorCode.REASON_REQUIRED, "A rejection must state its reason.")
     with transaction.atomic():
         request = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
         if request.state != RequestState.SUBMITTED:
-            raise PlatformError("already_decided", f"This request is already {request.state}.", status=409)
+            raise PlatformError(ErrorCode.ALREADY_DECIDED, f"This request is already {request.state}.")
         now = timezone.now()
         grant = None
         if approve:
             if dataset.status != DatasetStatus.PUBLISHED:
-                raise PlatformError("not_published", f"{dataset.identifier} is no longer published.", status=409)
+                raise PlatformError(ErrorCode.NO_LONGER_PUBLISHED, f"{dataset.identifier} is no longer published.")
             _field_names_check(dataset, request.fields)
             grant = Grant.objects.create(
                 access_request=request, consumer=request.consumer, dataset=dataset,
@@ -126,7 +124,7 @@ class ExchangeRefused(PlatformError):
     """A refusal of the record API, already audited: carries its event for the response's receipt."""
 
     def __init__(self, error: PlatformError, *, event: AuditEvent) -> None:
-        super().__init__(error.code, error.message, status=error.status, detail=error.detail)
+        super().__init__(error.code, error.message, detail=error.detail)
         self.event = event
 
 
@@ -146,7 +144,7 @@ def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
         with transaction.atomic():
             return event_record(action="record.read", object_type="dataset", **kwargs)
     except DatabaseError as exc:
-        raise PlatformError(*_AUDIT_UNAVAILABLE, status=503) from exc
+        raise PlatformError(ErrorCode.AUDIT_UNAVAILABLE) from exc
 
 
 def _grant_choose(grants: list[Grant], *, grant_id: int | None, fields: list[str] | None) -> Grant | PlatformError:
@@ -157,22 +155,20 @@ def _grant_choose(grants: list[Grant], *, grant_id: int | None, fields: list[str
     if grant_id is not None:
         named = [g for g in grants if g.pk == grant_id]
         return named[0] if named else PlatformError(
-            "no_grant", f"Grant {grant_id} is not one of yours in force for this dataset.", status=403)
+            ErrorCode.NO_GRANT, f"Grant {grant_id} is not one of yours in force for this dataset.")
     if fields is not None:
         covering = [g for g in grants if set(fields) <= set(g.allowed_fields)]
         if covering:
             return covering[0]
         allowed = sorted({name for g in grants for name in g.allowed_fields})
         missing = [name for name in fields if name not in allowed]
-        return PlatformError("field_not_granted",
-                             f"No grant covers {', '.join(missing or fields)}"
-                             f"{' together' if not missing else ''}; your grants allow {', '.join(allowed)}.",
-                             status=403)
+        return PlatformError(ErrorCode.FIELD_NOT_GRANTED, f"No grant covers {', '.join(missing or fields)}"
+                             f"{' together' if not missing else ''}; your grants allow {', '.join(allowed)}.")
     if len(grants) > 1:
         options = "; ".join(f"grant={g.pk} ({g.purpose_code}: {', '.join(g.allowed_fields)})" for g in grants)
-        return PlatformError("several_grants", f"You hold several grants for this dataset, each for its own "
+        return PlatformError(ErrorCode.SEVERAL_GRANTS, f"You hold several grants for this dataset, each for its own "
                                                f"purpose; name one with ?grant= or the fields with ?fields=. "
-                                               f"{options}", status=400)
+                                               f"{options}")
     return grants[0]
 
 
@@ -208,43 +204,44 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
         "request_digest": verified.signature_digest, "detail": {"keyid": verified.key.key_id},
     }
 
-    def refuse(code: str, message: str, status: int, **extra: Any) -> ExchangeRefused:
+    def refuse(code: ErrorCode, message: str, **extra: Any) -> ExchangeRefused:
         event = _audit_or_fail_closed(outcome=Outcome.REFUSED, reason=code, **audit_context, **extra)
-        return ExchangeRefused(PlatformError(code, message, status=status), event=event)
+        return ExchangeRefused(PlatformError(code, message), event=event)
 
     if not all(value.isprintable() for value in [dataset_identifier, key, *(fields or [])]):
-        raise refuse("invalid_characters", "The dataset id, the key and the field names may not contain "
-                                           "control characters.", 400)
+        raise refuse(ErrorCode.INVALID_CHARACTERS, "The dataset id, the key and the field names may not contain "
+                                           "control characters.")
     if grant is not None and not (grant.isascii() and grant.isdigit() and len(grant) < 19):
-        raise refuse("bad_grant", "grant is the id of one of your grants (a whole number).", 400)
+        raise refuse(ErrorCode.BAD_GRANT, "grant is the id of one of your grants (a whole number).")
     grant_id = int(grant) if grant is not None else None
     dataset = dataset_get_published(identifier=dataset_identifier)
     if dataset is None:
-        raise refuse("dataset_not_found", f"No published dataset is called '{dataset_identifier[:100]}'.", 404)
+        raise refuse(ErrorCode.DATASET_NOT_FOUND, f"No published dataset is called '{dataset_identifier[:100]}'.")
     schema = {f.name: f for f in dataset.fields.all()}
     key_field = next(f for f in schema.values() if f.is_lookup_key)
     subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
     audit_context["subjects"] = subjects
     grants = grants_active(consumer=system, dataset=dataset, at=timezone.now())
     if not grants:
-        raise refuse("no_grant", f"{system.code} holds no grant in force for {dataset.identifier}; file an access "
-                                 "request in the admin.", 403)
+        raise refuse(ErrorCode.NO_GRANT, f"{system.code} holds no grant in force for {dataset.identifier}; "
+                                         "file an access request in the admin.")
     requested = list(dict.fromkeys(fields)) if fields is not None else None
     unknown = [name for name in requested or [] if name not in schema]
     if unknown:
-        raise refuse("unknown_field", f"{dataset.identifier} has no field(s) {', '.join(unknown)}.", 400)
+        raise refuse(ErrorCode.UNKNOWN_FIELD, f"{dataset.identifier} has no field(s) {', '.join(unknown)}.")
     chosen = _grant_choose(grants, grant_id=grant_id, fields=requested)
     if isinstance(chosen, PlatformError):
-        raise refuse(chosen.code, chosen.message, chosen.status)
+        raise refuse(chosen.code, chosen.message)
     audit_context.update(grant_id=chosen.pk, purpose=chosen.purpose_code)
     if requested is None:
         requested = list(chosen.allowed_fields)
     elif not_granted := [name for name in requested if name not in chosen.allowed_fields]:
-        raise refuse("field_not_granted", f"Grant {chosen.pk} does not cover {', '.join(not_granted)}; it allows "
-                                          f"{', '.join(chosen.allowed_fields)}.", 403)
+        raise refuse(ErrorCode.FIELD_NOT_GRANTED,
+                     f"Grant {chosen.pk} does not cover {', '.join(not_granted)}; it allows "
+                                          f"{', '.join(chosen.allowed_fields)}.")
     record = record_get(dataset=dataset, key=key)
     if record is None:
-        raise refuse("record_not_found", "No record has this key.", 404)
+        raise refuse(ErrorCode.RECORD_NOT_FOUND, "No record has this key.")
     values = {name: record.data.get(name) for name in requested}
     for name, value in values.items():
         if schema[name].is_subject_identifier and value is not None and name != key_field.name:

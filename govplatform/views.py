@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import PlatformError
+from core.errors import ErrorCode, PlatformError
 from core.keys import platform_key
 from registry.nonces import redis_client
 
@@ -88,13 +88,13 @@ def _is_api(request: HttpRequest) -> bool:
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """API clients get the JSON error shape; people get Django's page."""
     if _is_api(request):
-        error = PlatformError("not_found", "No API endpoint has this address; see /api/docs/.", status=404)
-        return JsonResponse(error.as_dict(), status=404)
+        error = PlatformError(ErrorCode.NOT_FOUND)
+        return JsonResponse(error.as_dict(), status=error.status)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        error = PlatformError("internal_error", "The platform failed to answer; the error is logged.", status=500)
-        return JsonResponse(error.as_dict(), status=500)
+        error = PlatformError(ErrorCode.INTERNAL_ERROR)
+        return JsonResponse(error.as_dict(), status=error.status)
     return defaults.server_error(request)

@@ -31,7 +31,7 @@ from http_message_signatures import (
     algorithms,
 )
 
-from core.errors import PlatformError
+from core.errors import ErrorCode, PlatformError
 from core.keys import platform_key
 
 from .models import SystemKey
@@ -72,18 +72,19 @@ class VerifiedRequest:
 class SignatureRefused(PlatformError):
     """A signed-request refusal (401), carrying what is known of the caller for the audit log."""
 
-    def __init__(self, code: str, message: str, *, key: SystemKey | None = None, claimed_key_id: str = "",
+    def __init__(self, code: ErrorCode, message: str | None = None, *, key: SystemKey | None = None,
+                 claimed_key_id: str = "",
                  signature_digest: str = "") -> None:
-        super().__init__(code, message, status=401)
+        super().__init__(code, message)
         self.key = key
         self.claimed_key_id = claimed_key_id[:128]
         self.signature_digest = signature_digest
 
 
 class _KeyRefused(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.message = code, message
+    def __init__(self, code: ErrorCode) -> None:
+        super().__init__(str(code.default_message))
+        self.code = code
 
 
 class _SystemKeyResolver(HTTPSignatureKeyResolver):
@@ -98,14 +99,14 @@ class _SystemKeyResolver(HTTPSignatureKeyResolver):
         self.claimed_key_id = key_id
         key = SystemKey.objects.select_related("system__department").filter(key_id=key_id).first()
         if key is None:
-            raise _KeyRefused("unknown_key", "No key is registered under this keyid.")
+            raise _KeyRefused(ErrorCode.UNKNOWN_KEY)
         self.key = key
         if key.revoked_at is not None:
-            raise _KeyRefused("key_revoked", "This key has been revoked; sign with a current key of the system.")
+            raise _KeyRefused(ErrorCode.KEY_REVOKED)
         if not key.is_usable_at(self.now):
-            raise _KeyRefused("key_not_valid", "This key is not valid now (before its not-before or past its expiry).")
+            raise _KeyRefused(ErrorCode.KEY_NOT_VALID)
         if not (key.system.active and key.system.department.active):
-            raise _KeyRefused("system_inactive", "The system or its department is deactivated.")
+            raise _KeyRefused(ErrorCode.SYSTEM_INACTIVE)
         return key.public_key_object()
 
     def resolve_private_key(self, key_id: str) -> Any:
@@ -126,9 +127,7 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
     """Verify the request's signature under our policy and claim its nonce; raise SignatureRefused."""
     digest = signature_digest(request)
     if "Signature-Input" not in request.headers or "Signature" not in request.headers:
-        raise SignatureRefused(
-            "signature_missing",
-            "Sign the request per RFC 9421: the Signature-Input and Signature headers are required.",
+        raise SignatureRefused(ErrorCode.SIGNATURE_MISSING,
         )
     max_age = dt.timedelta(seconds=settings.SIGNATURE_MAX_AGE_SECONDS)
     resolver = _SystemKeyResolver(timezone.now())
@@ -137,7 +136,7 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
     body = request.body
     required = REQUIRED_COMPONENTS + (("content-digest",) if body else ())
 
-    def refused(code: str, message: str) -> SignatureRefused:
+    def refused(code: ErrorCode, message: str | None = None) -> SignatureRefused:
         return SignatureRefused(code, message, key=resolver.key, claimed_key_id=resolver.claimed_key_id,
                                 signature_digest=digest)
 
@@ -147,29 +146,29 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
     except (InvalidSignature, HTTPMessageSignaturesException) as exc:
         cause = exc.__cause__
         if isinstance(cause, _KeyRefused):
-            raise refused(cause.code, cause.message) from exc
+            raise refused(cause.code) from exc
         if isinstance(cause, DatabaseError):
-            raise PlatformError("unavailable", "The key registry cannot be read; retry later.", status=503) from exc
-        raise refused("signature_invalid", f"The request signature was not accepted: {exc}") from exc
+            raise PlatformError(ErrorCode.UNAVAILABLE, "The key registry cannot be read; retry later.") from exc
+        raise refused(ErrorCode.SIGNATURE_INVALID, f"The request signature was not accepted: {exc}") from exc
 
     result = results[0]
     missing = [name for name in REQUIRED_PARAMETERS if name not in result.parameters]
     if missing:
-        raise refused("signature_parameters_missing",
+        raise refused(ErrorCode.SIGNATURE_PARAMETERS_MISSING,
                       f"The signature must carry the parameters {', '.join(REQUIRED_PARAMETERS)}; "
                       f"missing: {', '.join(missing)}.")
     lifetime = int(result.parameters["expires"]) - int(result.parameters["created"])
     if lifetime > settings.SIGNATURE_MAX_AGE_SECONDS:
-        raise refused("signature_lifetime_too_long",
+        raise refused(ErrorCode.SIGNATURE_LIFETIME_TOO_LONG,
                       f"expires may be at most {settings.SIGNATURE_MAX_AGE_SECONDS} seconds after created.")
     nonce = str(result.parameters["nonce"])
     if not (NONCE_MIN <= len(nonce) <= NONCE_MAX and nonce.isprintable()):
-        raise refused("nonce_invalid", f"The nonce must be {NONCE_MIN}-{NONCE_MAX} printable characters, "
+        raise refused(ErrorCode.NONCE_INVALID, f"The nonce must be {NONCE_MIN}-{NONCE_MAX} printable characters, "
                                        "fresh and random for every request.")
     assert resolver.key is not None
     ttl = settings.SIGNATURE_MAX_AGE_SECONDS + 2 * settings.SIGNATURE_CLOCK_SKEW_SECONDS
     if not nonce_claim(key_id=resolver.key.key_id, nonce=nonce, ttl_seconds=ttl):
-        raise refused("replayed", "This signature's nonce was already used: a replay. "
+        raise refused(ErrorCode.REPLAYED, "This signature's nonce was already used: a replay. "
                                   "Sign every request afresh with a new nonce.")
     return VerifiedRequest(key=resolver.key, label=result.label, nonce=nonce, signature_digest=digest)
 

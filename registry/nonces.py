@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import PlatformError
+from core.errors import ErrorCode, PlatformError
 
 from .models import UsedNonce
 
@@ -40,8 +40,8 @@ def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int) -> bool:
             nonces_purge()
         return True
     except (redis.RedisError, DatabaseError) as exc:
-        raise PlatformError("nonce_store_unavailable", "The replay-protection store cannot be written; the "
-                                                       "request was refused. Retry later.", status=503) from exc
+        raise PlatformError(ErrorCode.NONCE_STORE_UNAVAILABLE, "The replay-protection store cannot be written; the "
+                                                       "request was refused. Retry later.") from exc
 
 
 def nonces_purge() -> int:

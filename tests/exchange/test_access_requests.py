@@ -129,7 +129,7 @@ def test_it_rejects_an_approver_of_the_consumers_department(police: Department, 
 def test_it_rejects_a_deactivated_system(police_clerk: Any, police_system: System, vaccinations: Dataset) -> None:
     System.objects.filter(pk=police_system.pk).update(active=False)
     police_system.refresh_from_db()
-    assert_filing_refused(400, "system_inactive", actor=police_clerk, consumer=police_system, dataset=vaccinations)
+    assert_filing_refused(400, "consumer_inactive", actor=police_clerk, consumer=police_system, dataset=vaccinations)
 
 
 def test_it_rejects_an_unknown_field_naming_the_valid_ones(police_clerk: Any, police_system: System,
@@ -298,7 +298,7 @@ def test_nobody_decides_a_request_they_filed(police_system: System, vaccinations
 def test_an_approval_is_refused_once_the_dataset_is_retired(submitted: AccessRequest, health_approver: Any) -> None:
     Dataset.objects.filter(pk=submitted.dataset_id).update(status=DatasetStatus.RETIRED)
     submitted.dataset.refresh_from_db()
-    error = assert_decision_refused(submitted, health_approver, 409, "not_published")
+    error = assert_decision_refused(submitted, health_approver, 409, "no_longer_published")
     assert error.message == "vaccinations is no longer published."
     assert not decision_events().exists()
 
