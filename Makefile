@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install demo test lint schema clean-demo
+.PHONY: install demo test lint schema docs clean-demo
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: install
 # Regenerate the committed OpenAPI schema after changing the API.
 schema: install
 	$(PY) manage.py spectacular --file docs/openapi.yaml --validate
+
+# Regenerate every generated document: the OpenAPI schema and the audit event types.
+docs: schema
+	$(PY) manage.py audit_event_docs
 
 # Start the demo afresh: drops the embedded database and the demo keys (not the platform key).
 clean-demo:

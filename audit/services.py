@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .events import EventType
 from .merkle import leaf_hash
 from .models import AuditEvent, Outcome
 from .tasks import log_sequence_task
@@ -64,8 +65,7 @@ def _check_plain(value: Any, where: str = "detail") -> None:
 def event_record(
     *,
     actor: Actor,
-    action: str,
-    object_type: str,
+    action: EventType,
     object_id: str = "",
     outcome: str = Outcome.OK,
     reason: str = "",
@@ -75,14 +75,19 @@ def event_record(
     subjects: Iterable[str] = (),
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event. Must run inside the transaction of the action it records: both commit or neither."""
+    """Append an event of a declared type. Must run inside the transaction of the action it records: both
+    commit or neither."""
+    if not isinstance(action, EventType):
+        raise TypeError(f"{action!r} is not a declared audit event type; declare it in audit/events.py")
     if not connection.in_atomic_block:
         raise RuntimeError("audit events are recorded inside the action's transaction (transaction.atomic)")
     detail = dict(detail or {})
+    if undeclared := sorted(set(detail) - set(action.detail_keys)):
+        raise ValueError(f"{action.action} declares no detail {', '.join(undeclared)}; declare it in audit/events.py")
     _check_plain(detail)
     event = AuditEvent(
         created_at=timezone.now(), actor_type=actor.type, actor_id=actor.id, actor_department=actor.department,
-        action=action, object_type=object_type, object_id=object_id[:128], outcome=outcome, reason=reason,
+        action=action.action, object_type=action.object_type, object_id=object_id[:128], outcome=outcome, reason=reason,
         grant_id=grant_id, purpose=purpose[:200], request_digest=request_digest,
         subjects=sorted(set(subjects)), detail=detail,
     )

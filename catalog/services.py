@@ -11,6 +11,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.events import EventType
 from audit.services import Actor, event_record
 from core.errors import ErrorCode, PlatformError
 from registry.policy import CLERK_ROLES, has_role
@@ -30,10 +31,11 @@ def dataset_change_record(*, dataset: Dataset, actor: Any, created: bool, change
     """Audit a dataset registered or edited (with its schema), inside the transaction that saved it."""
     _require_clerk(actor, dataset)
     schema = [[f.name, f.type, f.sensitivity, f.is_lookup_key] for f in dataset.fields.all()]
-    event_record(actor=Actor.for_user(actor), action="dataset.registered" if created else "dataset.updated",
-                 object_type="dataset", object_id=dataset.identifier,
-                 detail={"changed": sorted(changed), "tier": dataset.tier, "status": dataset.status,
-                         "fields": schema})
+    event_record(actor=Actor.for_user(actor),
+                 action=EventType.DATASET_REGISTERED if created else EventType.DATASET_UPDATED,
+                 object_id=dataset.identifier,
+                 detail={**({} if created else {"changed": sorted(changed)}),
+                         "new": {"tier": dataset.tier, "status": dataset.status, "fields": schema}})
 
 
 def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
@@ -58,7 +60,7 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
         dataset.status = DatasetStatus.PUBLISHED
         dataset.published_at = timezone.now()
         dataset.save(update_fields=["status", "published_at", "updated_at"])
-        event_record(actor=Actor.for_user(actor), action="dataset.published", object_type="dataset",
+        event_record(actor=Actor.for_user(actor), action=EventType.DATASET_PUBLISHED,
                      object_id=dataset.identifier, detail={"tier": dataset.tier, "version": dataset.version,
                                                            "fields": [f.name for f in fields]})
     return dataset
@@ -244,6 +246,6 @@ def _records_write(*, dataset: Dataset, records: dict[str, dict[str, Any]], repo
                                         "loaded. Upload the file again.") from exc
     Record.objects.bulk_update(to_update, ["data", "version", "updated_at", "deleted_at"], batch_size=1000)
     report.created, report.updated = len(to_create), len(to_update)
-    event_record(actor=Actor.for_user(actor), action="records.imported", object_type="dataset",
+    event_record(actor=Actor.for_user(actor), action=EventType.RECORDS_IMPORTED,
                  object_id=dataset.identifier,
                  detail={"rows": report.rows, "created": report.created, "updated": report.updated})

@@ -14,6 +14,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from audit.events import EventType
 from audit.models import AuditEvent, Outcome
 from audit.services import Actor, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
@@ -77,7 +78,7 @@ def access_request_file(
             consumer=consumer, dataset=dataset, fields=names, purpose_code=purpose_code, purpose=purpose,
             legal_basis=legal_basis, case_reference=case_reference, duration_days=duration_days, filed_by=actor,
         )
-        event_record(actor=Actor.for_user(actor), action="access_request.filed", object_type="access_request",
+        event_record(actor=Actor.for_user(actor), action=EventType.ACCESS_REQUEST_FILED,
                      object_id=str(request.pk), purpose=purpose_code,
                      detail={"consumer": consumer.code, "dataset": dataset.identifier, "fields": names,
                              "duration_days": duration_days})
@@ -112,8 +113,9 @@ def access_request_decide(*, access_request: AccessRequest, approver: Any, appro
         request.state = RequestState.APPROVED if approve else RequestState.REJECTED
         request.decided_by, request.decided_at, request.decision_reason = approver, now, reason.strip()
         request.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
-        event_record(actor=Actor.for_user(approver), action=f"access_request.{request.state}",
-                     object_type="access_request", object_id=str(request.pk),
+        event_record(actor=Actor.for_user(approver),
+                     action=EventType.ACCESS_REQUEST_APPROVED if approve else EventType.ACCESS_REQUEST_REJECTED,
+                     object_id=str(request.pk),
                      grant_id=grant.pk if grant else None, purpose=request.purpose_code,
                      detail={"reason": request.decision_reason, "consumer": request.consumer.code,
                              "dataset": dataset.identifier, "fields": request.fields})
@@ -142,7 +144,7 @@ def _printable(value: str) -> str:
 def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
     try:
         with transaction.atomic():
-            return event_record(action="record.read", object_type="dataset", **kwargs)
+            return event_record(action=EventType.RECORD_READ, **kwargs)
     except DatabaseError as exc:
         raise PlatformError(ErrorCode.AUDIT_UNAVAILABLE) from exc
 

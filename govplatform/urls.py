@@ -12,6 +12,7 @@ admin.site.site_title = "Data-sharing platform"
 admin.site.index_title = "Catalogue, exchange and audit"
 
 urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language chooser posts here
     path("admin/", admin.site.urls),
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("api/v1/platform-key", PlatformKeyApi.as_view(), name="platform-key"),

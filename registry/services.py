@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.events import EventType
 from audit.services import Actor, event_record
 from core.crypto import key_fingerprint
 from core.errors import ErrorCode, PlatformError
@@ -37,7 +38,7 @@ def system_key_register(*, system: System, key_id: str, public_key: str, actor: 
         except IntegrityError as exc:  # registered by someone else meanwhile
             raise PlatformError(ErrorCode.CONFLICT,
                                 f"The key id {key_id} was registered meanwhile; choose another.") from exc
-        event_record(actor=Actor.for_user(actor), action="system_key.registered", object_type="system_key",
+        event_record(actor=Actor.for_user(actor), action=EventType.SYSTEM_KEY_REGISTERED,
                      object_id=key.key_id,
                      detail={"system": system.code, "fingerprint": key_fingerprint(key.public_key),
                              "not_before": key.not_before.isoformat(), "expires_at": key.expires_at.isoformat()})
@@ -53,6 +54,6 @@ def system_key_revoke(*, key: SystemKey, actor: Any, reason: str) -> SystemKey:
         if key.revoked_at is None:
             key.revoked_at, key.revoked_by, key.revocation_reason = timezone.now(), actor, reason[:200]
             key.save(update_fields=["revoked_at", "revoked_by", "revocation_reason"])
-            event_record(actor=Actor.for_user(actor), action="system_key.revoked", object_type="system_key",
+            event_record(actor=Actor.for_user(actor), action=EventType.SYSTEM_KEY_REVOKED,
                          object_id=key.key_id, detail={"system": key.system.code, "reason": key.revocation_reason})
     return key

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 
 from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity, Tier
 from core.keys import platform_key_generate
@@ -39,6 +40,25 @@ def _platform_key(settings: Any, platform_key_file: Path) -> None:
 def _fast_password_hashing(settings: Any) -> None:
     """Test users need passwords, not slow ones."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_a_test_asks(settings: Any) -> Iterator[None]:
+    """Tests assert the English source strings; the ones about languages restore the platform's default
+    (Simplified Chinese) with the ``platform_language`` fixture."""
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def platform_language(settings: Any) -> Iterator[str]:
+    """The platform's own default language, as a fresh deployment has it (not the tests' English)."""
+    from govplatform import settings as platform_settings
+
+    settings.LANGUAGE_CODE = platform_settings.LANGUAGE_CODE
+    with translation.override(platform_settings.LANGUAGE_CODE):
+        yield platform_settings.LANGUAGE_CODE
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
+from audit.events import EventType
 from audit.merkle import CompactRange, leaf_hash
 from audit.models import AuditEvent, LogLeaf
 from audit.sequencer import checkpoint_sign, log_sequence
@@ -24,8 +25,8 @@ def make_log(n: int, *, batch: int = 1) -> list[AuditEvent]:
     events = []
     for i in range(n):
         with transaction.atomic():
-            events.append(event_record(actor=Actor("system", "police-rms", "police"), action="record.read",
-                                       object_type="dataset", object_id="vaccinations", detail={"n": i}))
+            events.append(event_record(actor=Actor("system", "police-rms", "police"), action=EventType.RECORD_READ,
+                                       object_id="vaccinations", detail={"record_version": i}))
         if (i + 1) % batch == 0:
             log_sequence()
     log_sequence()
@@ -93,7 +94,7 @@ def test_a_checkpoint_signed_by_another_key_fails(tmp_path: Path) -> None:
 
 def test_it_reports_events_awaiting_sequencing_and_can_sequence_first() -> None:
     with transaction.atomic():
-        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing")
+        event_record(actor=Actor("user", "x"), action=EventType.USER_LOGGED_IN)
     assert "awaiting sequencing: 1" in verify()[0]
     assert "leaves: 1" in verify("--sequence-first")[0]
 

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from audit.events import EventType
 from audit.merkle import leaf_hash, root_of
 from audit.models import AuditEvent, Checkpoint, LogLeaf, LogState
 from audit.sequencer import log_sequence
@@ -17,33 +18,54 @@ pytestmark = pytest.mark.django_db
 
 def record(n: int = 1, **kwargs: Any) -> list[AuditEvent]:
     with transaction.atomic():
-        return [event_record(actor=Actor("user", f"clerk-{i}"), action="test.done", object_type="thing",
+        return [event_record(actor=Actor("user", f"clerk-{i}"), action=EventType.USER_LOGGED_IN,
                              object_id=str(i), **kwargs) for i in range(n)]
 
 
 @pytest.mark.django_db(transaction=True)  # no test-wide transaction around it
 def test_an_event_is_only_recorded_inside_the_actions_transaction() -> None:
     with pytest.raises(RuntimeError, match="inside the action's transaction"):
-        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing")
+        event_record(actor=Actor("user", "x"), action=EventType.USER_LOGGED_IN)
     assert not AuditEvent.objects.exists()
 
 
 def test_an_event_rolls_back_with_its_action() -> None:
     with pytest.raises(IntegrityError), transaction.atomic():
-        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing")
+        event_record(actor=Actor("user", "x"), action=EventType.USER_LOGGED_IN)
         raise IntegrityError("the action failed")
     assert not AuditEvent.objects.exists()
 
 
+def test_an_undeclared_action_cannot_be_recorded() -> None:
+    with pytest.raises(TypeError, match="not a declared audit event type"), transaction.atomic():
+        event_record(actor=Actor("user", "x"), action="test.done")  # type: ignore[arg-type]
+    assert not AuditEvent.objects.exists()
+
+
+def test_a_detail_its_event_type_does_not_declare_cannot_be_recorded() -> None:
+    with pytest.raises(ValueError, match="declares no detail password"), transaction.atomic():
+        event_record(actor=Actor("user", "x"), action=EventType.USER_LOGIN_FAILED, detail={"password": "x"})
+    assert not AuditEvent.objects.exists()
+
+
+def test_nested_details_hash_stably() -> None:
+    with transaction.atomic():
+        event = event_record(actor=Actor("user", "x"), action=EventType.DATASET_UPDATED,
+                             detail={"changed": ["title"], "old": {"title": "a", "n": 3}, "new": {"fields": ["a"]}})
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert stored.leaf_hash == leaf_hash(stored.canonical_leaf()).hex() == event.leaf_hash
+    assert stored.object_type == "dataset" and stored.action == "dataset.updated"
+
+
 def test_the_leaf_hash_is_recomputable_from_the_stored_row() -> None:
-    (event,) = record(detail={"rows": 3, "fields": ["a", "b"], "nested": {"ok": True}})
+    (event,) = record(detail={"ip": "192.0.2.1"})
     stored = AuditEvent.objects.get(pk=event.pk)
     assert stored.leaf_hash == leaf_hash(stored.canonical_leaf()).hex() == event.leaf_hash
 
 
 def test_event_details_must_be_plain_json_so_they_hash_stably() -> None:
     with pytest.raises(TypeError, match="float"), transaction.atomic():
-        event_record(actor=Actor("user", "x"), action="test.done", object_type="thing", detail={"ratio": 0.5})
+        event_record(actor=Actor("user", "x"), action=EventType.USER_LOGGED_IN, detail={"ip": 0.5})
 
 
 def test_the_sequencer_appends_events_in_order_and_signs_a_checkpoint() -> None:

@@ -5,6 +5,7 @@ import time
 import pytest
 from django.db import transaction
 
+from audit.events import EventType
 from audit.models import Checkpoint, LogLeaf
 from audit.services import Actor, event_record
 from tests.conftest import requires_redis
@@ -21,7 +22,7 @@ def test_a_real_worker_sequences_an_event_after_its_transaction_commits() -> Non
     app.control.purge()  # wake-ups left in the queue by earlier tests
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         with transaction.atomic():
-            event = event_record(actor=Actor("user", "clerk"), action="test.done", object_type="thing")
+            event = event_record(actor=Actor("user", "clerk"), action=EventType.USER_LOGGED_IN)
             assert not LogLeaf.objects.exists()  # nothing is enqueued before the commit
         deadline = time.monotonic() + 15
         while not LogLeaf.objects.filter(event=event).exists() and time.monotonic() < deadline:

@@ -175,7 +175,7 @@ def test_editing_a_published_datasets_legal_basis_is_audited(vaccinations: Datas
     event = AuditEvent.objects.get()
     assert (event.action, event.object_id, event.detail["changed"]) == (
         "dataset.updated", "vaccinations", ["legal_basis"])
-    assert event.detail["fields"][0] == ["citizen_id", "string", "personal", True]
+    assert event.detail["new"]["fields"][0] == ["citizen_id", "string", "personal", True]
 
 
 def test_saving_a_dataset_unchanged_records_nothing(vaccinations: Dataset, health_clerk: Any) -> None:

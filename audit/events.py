@@ -1,0 +1,81 @@
+"""Every kind of evidence the audit log holds, declared once: action, object type, detail keys, meaning.
+
+``event_record`` accepts only these, and only the detail keys declared for each, so a reader of this
+file (or of ``docs/audit-events.md``, generated from it) knows everything the log can say.
+"""
+
+from enum import Enum
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+_CHANGE = ("changed", "old", "new")
+
+
+class EventType(Enum):
+    object_type: str
+    detail_keys: tuple[str, ...]
+    meaning: Promise
+
+    def __new__(cls, action: str, object_type: str, detail_keys: tuple[str, ...], meaning: Promise) -> "EventType":
+        member = object.__new__(cls)
+        member._value_ = action
+        member.object_type = object_type
+        member.detail_keys = detail_keys
+        member.meaning = meaning
+        return member
+
+    @property
+    def action(self) -> str:
+        return str(self.value)
+
+    # --- People signing in to the admin ---
+    USER_LOGGED_IN = "user.logged_in", "user", ("ip",), _("A person signed in to the admin.")
+    USER_LOGIN_FAILED = "user.login_failed", "user", ("ip",), _(
+        "A sign-in failed (wrong password or unknown account); the password is never recorded.")
+    USER_LOGGED_OUT = "user.logged_out", "user", ("ip",), _("A person signed out of the admin.")
+    # --- The registry: who may do what ---
+    DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
+    DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(
+        "A department's name, parent or active flag changed (old and new values).")
+    MEMBERSHIP_GRANTED = "membership.granted", "membership", ("user", "department", "role"), _(
+        "A person was given a role in a department.")
+    MEMBERSHIP_CHANGED = "membership.changed", "membership", _CHANGE, _(
+        "A membership's person, department or role changed (old and new values).")
+    MEMBERSHIP_REVOKED = "membership.revoked", "membership", ("user", "department", "role"), _(
+        "A person's role in a department was taken away.")
+    PLATFORM_ROLE_GRANTED = "platform_role.granted", "platform_role", ("user", "role"), _(
+        "A person was made the platform's data authority or operator.")
+    PLATFORM_ROLE_REVOKED = "platform_role.revoked", "platform_role", ("user", "role"), _(
+        "A platform-wide role was taken away.")
+    SYSTEM_REGISTERED = "system.registered", "system", ("new",), _("A department registered a system (API client).")
+    SYSTEM_CHANGED = "system.changed", "system", _CHANGE, _("A system's name changed (old and new values).")
+    SYSTEM_DEACTIVATED = "system.deactivated", "system", _CHANGE, _(
+        "A system was deactivated: its keys are refused from the next request on.")
+    SYSTEM_REACTIVATED = "system.reactivated", "system", _CHANGE, _("A deactivated system was activated again.")
+    SYSTEM_KEY_REGISTERED = "system_key.registered", "system_key", (
+        "system", "fingerprint", "not_before", "expires_at"), _("A system's public key was registered.")
+    SYSTEM_KEY_REVOKED = "system_key.revoked", "system_key", ("system", "reason"), _(
+        "A system's key was revoked: signatures made with it are refused from then on.")
+    # --- The catalogue ---
+    DATASET_REGISTERED = "dataset.registered", "dataset", ("new",), _(
+        "A dataset was registered with its schema (its fields).")
+    DATASET_UPDATED = "dataset.updated", "dataset", _CHANGE, _(
+        "A dataset's metadata or schema changed (old and new values).")
+    DATASET_PUBLISHED = "dataset.published", "dataset", ("tier", "version", "fields"), _(
+        "A dataset was published in the catalogue under its sharing tier.")
+    RECORDS_IMPORTED = "records.imported", "dataset", ("rows", "created", "updated"), _(
+        "Records were loaded into a dataset from a file (all or nothing).")
+    RECORD_VIEWED = "record.viewed", "record", ("dataset", "record_version"), _(
+        "A clerk of the owning department opened a record's contents in the admin.")
+    # --- The exchange ---
+    ACCESS_REQUEST_FILED = "access_request.filed", "access_request", (
+        "consumer", "dataset", "fields", "duration_days"), _("A department asked to read fields of a dataset.")
+    ACCESS_REQUEST_APPROVED = "access_request.approved", "access_request", (
+        "reason", "consumer", "dataset", "fields"), _("An approver of the providing department approved a request; "
+                                                      "the grant is named in the event.")
+    ACCESS_REQUEST_REJECTED = "access_request.rejected", "access_request", (
+        "reason", "consumer", "dataset", "fields"), _("An approver of the providing department rejected a request, "
+                                                      "with its reason.")
+    RECORD_READ = "record.read", "dataset", ("keyid", "claimed_system", "fields", "record_version"), _(
+        "A system read a record through the signed API, or was refused (outcome and reason say which).")
