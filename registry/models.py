@@ -46,6 +46,24 @@ class Membership(models.Model):
         return f"{self.user} - {self.get_role_display()} of {self.department}"
 
 
+class PlatformRoleName(models.TextChoices):
+    """Roles that are not of one department but of the whole platform."""
+
+    DATA_AUTHORITY = "data_authority", "Data authority"  # 数据主管部门: overdue requests escalate to it
+    OPERATOR = "operator", "Platform operator"  # 平台运维方: departments, people, lockouts
+
+
+class PlatformRole(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="platform_roles")
+    role = models.CharField(max_length=32, choices=PlatformRoleName.choices)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="platformrole_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_role_display()}"
+
+
 class System(models.Model):
     """A department's software that calls the signed exchange API."""
 
