@@ -79,3 +79,11 @@ class EventType(Enum):
                                                       "with its reason.")
     RECORD_READ = "record.read", "dataset", ("keyid", "claimed_system", "fields", "record_version"), _(
         "A system read a record through the signed API, or was refused (outcome and reason say which).")
+
+
+_BY_ACTION: dict[str, EventType] = {event_type.action: event_type for event_type in EventType}
+
+
+def event_type_of(action: str) -> EventType | None:
+    """The declared type of a stored event's action (None for an action no longer declared)."""
+    return _BY_ACTION.get(action)

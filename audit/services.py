@@ -47,6 +47,12 @@ def subject_hash(identifier: str) -> str:
     return hmac.new(key, identifier.encode(), hashlib.sha256).hexdigest()
 
 
+def change_detail(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The detail of a change event: which values changed, their old and their new values."""
+    changed = sorted(name for name in new if old.get(name) != new[name])
+    return {"changed": changed, "old": {n: old.get(n) for n in changed}, "new": {n: new[n] for n in changed}}
+
+
 def _check_plain(value: Any, where: str = "detail") -> None:
     """Event details are plain JSON (str, int, bool, None, lists, str-keyed dicts): they hash stably."""
     if value is None or isinstance(value, bool | int | str):

@@ -2,19 +2,23 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import ForeignKey, QuerySet
+from django.contrib.admin.utils import construct_change_message
+from django.db.models import Exists, ForeignKey, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.errors import PlatformError
-from registry.admin_base import RoleScopedAdmin, limit_to_departments
-from registry.policy import CLERK_ROLES, departments_where, is_superuser
+from registry.admin_base import PolicyAdmin, limit_to_departments
+from registry.policy import Perm, allows, scope
 
 from .models import Dataset, DatasetStatus, Field, Record
-from .services import dataset_change_record, dataset_publish, records_import_csv
+from .selectors import datasets_visible_to, records_visible_to
+from .services import FieldSpec, dataset_publish, dataset_register, dataset_update, record_view, records_import_csv
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
@@ -27,7 +31,19 @@ class OneLookupKeyFormSet(forms.BaseInlineFormSet):
         keys = [form.cleaned_data.get("name") for form in self.forms
                 if form.cleaned_data.get("is_lookup_key") and not form.cleaned_data.get("DELETE")]
         if len(keys) > 1:
-            raise forms.ValidationError(f"Mark only one field as the lookup key, not {', '.join(map(str, keys))}.")
+            raise forms.ValidationError(_("Mark only one field as the lookup key, not %(fields)s.")
+                                        % {"fields": ", ".join(map(str, keys))})
+
+    def specs(self) -> list[FieldSpec]:
+        """The schema the clerk submitted: the filled-in rows not marked for deletion, in order."""
+        rows = [form for form in self.forms
+                if (form.instance.pk is not None or form.has_changed()) and not form.cleaned_data.get("DELETE")]
+        rows.sort(key=lambda form: form.cleaned_data.get("position") or 0)
+        return [FieldSpec(name=form.cleaned_data["name"], type=form.cleaned_data["type"],
+                          sensitivity=form.cleaned_data["sensitivity"],
+                          is_lookup_key=form.cleaned_data["is_lookup_key"],
+                          is_subject_identifier=form.cleaned_data["is_subject_identifier"],
+                          description=form.cleaned_data["description"]) for form in rows]
 
 
 class FieldInline(admin.TabularInline):
@@ -40,10 +56,7 @@ class FieldInline(admin.TabularInline):
         """The schema is fixed once published: grants name its fields."""
         if obj is not None and obj.status != DatasetStatus.DRAFT:
             return False
-        if is_superuser(request.user):
-            return True
-        depts = departments_where(request.user, CLERK_ROLES)
-        return bool(depts) if obj is None else obj.owner_id in depts
+        return allows(request.user, Perm.DATASET_MANAGE, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self._editable(request, obj)
@@ -55,61 +68,91 @@ class FieldInline(admin.TabularInline):
         return self._editable(request, obj)
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return True  # the parent admin decided who sees the dataset
+        return True  # the parent admin decided who sees the dataset (approvers see the schema)
 
 
 class CsvImportForm(forms.Form):
-    file = forms.FileField(help_text="CSV, UTF-8, with a header row naming exactly the dataset's fields.")
+    file = forms.FileField(label=gettext_lazy("File"), help_text=gettext_lazy(
+        "CSV, UTF-8, with a header row naming exactly the dataset's fields."))
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB; split it.")
+            raise forms.ValidationError(_("The file is larger than %(mb)d MB; split it.")
+                                        % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)})
         return upload
 
 
 @admin.register(Dataset)
-class DatasetAdmin(RoleScopedAdmin):
-    department_path = "owner"
-    add_roles = change_roles = CLERK_ROLES
+class DatasetAdmin(PolicyAdmin):
+    """Registered and edited through the catalogue's services, schema included, each an audit event."""
+
+    view_permission = Perm.DATASET_VIEW
+    add_permission = change_permission = Perm.DATASET_MANAGE
     list_display = ["identifier", "title", "owner", "tier", "status", "version", "records_link"]
     list_filter = ["status", "tier", ("owner", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["identifier", "title"]
-    readonly_fields = ["status", "version", "published_at", "import_link"]
+    readonly_fields = ["status", "version", "published_at"]
     inlines = [FieldInline]
     actions = ["publish"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Dataset]:
+        """With, per dataset, whether this person may open its records (so a link appears only then)."""
+        viewable = scope(request.user, Perm.RECORD_VIEW, Record.objects.filter(dataset=OuterRef("pk")))
+        return datasets_visible_to(user=request.user).annotate(records_viewable=Exists(viewable))
+
     def get_readonly_fields(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
         fixed = ["identifier", "owner", "tier"] if obj is not None and obj.status != DatasetStatus.DRAFT else []
-        return [*self.readonly_fields, *fixed]
+        # The "load records" button only for those it would serve (no button that answers 403).
+        loading = ["import_link"] if obj is not None and allows(request.user, Perm.DATASET_MANAGE, obj) else []
+        return [*self.readonly_fields, *fixed, *loading]
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERK_ROLES, "pk") if db_field.name == "owner" else field
+        if db_field.name == "owner":
+            field = limit_to_departments(request, field, Perm.DATASET_MANAGE, "pk")
+            if field is not None and field.queryset.count() == 1:
+                field.initial = field.queryset.first()  # the clerk's own department, preselected
+        return field
 
-    @admin.display(description="Records")
+    @admin.display(description=gettext_lazy("Records"))
     def records_link(self, obj: Dataset) -> str:
+        count = obj.records.count()
+        if not getattr(obj, "records_viewable", False):
+            return str(count)  # only the owning clerks open records: no link that would lead nowhere
         url = reverse("admin:catalog_record_changelist") + f"?dataset__id__exact={obj.pk}"
-        return format_html('<a href="{}">{}</a>', url, obj.records.count())
+        return format_html('<a href="{}">{}</a>', url, count)
 
-    @admin.display(description="Load records")
+    @admin.display(description=gettext_lazy("Load records"))
     def import_link(self, obj: Dataset) -> str:
-        if obj.pk is None:
-            return "Save the dataset and its fields first."
-        return format_html('<a href="{}">Load records from a CSV file</a>',
-                           reverse("admin:catalog_dataset_import", args=[obj.pk]))
+        return format_html('<a class="button" href="{}">{}</a>',
+                           reverse("admin:catalog_dataset_import", args=[obj.pk]),
+                           _("Load records from a CSV file"))
+
+    def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
+        """Saved, with its fields, by the service in save_related (which sees the fields' rows)."""
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        """After the dataset and its fields are saved (one transaction): the audit event, schema included."""
-        super().save_related(request, form, formsets, change)
-        changed = [*form.changed_data, *(["fields"] if any(fs.has_changed() for fs in formsets) else [])]
-        if not change or changed:
-            dataset_change_record(dataset=form.instance, actor=request.user, created=not change, changed=changed)
+        data, obj = form.cleaned_data, form.instance
+        fields = formsets[0].specs() if formsets and (not change or obj.status == DatasetStatus.DRAFT) else None
+        if change:
+            saved = dataset_update(actor=request.user, dataset=obj, title=data["title"],
+                                   description=data["description"], legal_basis=data["legal_basis"],
+                                   tier=data.get("tier"), owner=data.get("owner"), identifier=data.get("identifier"),
+                                   fields=fields)
+        else:
+            saved = dataset_register(actor=request.user, owner=data["owner"], identifier=data["identifier"],
+                                     title=data["title"], tier=data["tier"], description=data["description"],
+                                     legal_basis=data["legal_basis"], fields=fields)
+        obj.pk = saved.pk
+
+    def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
+        return construct_change_message(form, [], add)  # the fields were saved by the service, not the formset
 
     def has_publish_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, CLERK_ROLES, None)
+        return allows(request.user, Perm.DATASET_MANAGE)
 
-    @admin.action(description="Publish the selected datasets", permissions=["publish"])
+    @admin.action(description=gettext_lazy("Publish the selected datasets"), permissions=["publish"])
     def publish(self, request: HttpRequest, queryset: QuerySet[Dataset]) -> None:
         for dataset in queryset:
             try:
@@ -117,7 +160,8 @@ class DatasetAdmin(RoleScopedAdmin):
             except PlatformError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
             else:
-                self.message_user(request, f"{dataset.identifier} is published as {dataset.get_tier_display()}.",
+                self.message_user(request, _("%(dataset)s is published as %(tier)s.")
+                                  % {"dataset": dataset.identifier, "tier": dataset.get_tier_display()},
                                   messages.SUCCESS)
 
     def get_urls(self) -> list[Any]:
@@ -141,20 +185,37 @@ class DatasetAdmin(RoleScopedAdmin):
                 status = exc.status
             else:
                 if report.ok:
-                    self.message_user(request, f"Loaded {report.rows} rows into {dataset.identifier}: "
-                                               f"{report.created} new, {report.updated} updated.", messages.SUCCESS)
+                    self.message_user(request, _("Loaded %(rows)d rows into %(dataset)s: %(created)d new, "
+                                                 "%(updated)d updated.")
+                                      % {"rows": report.rows, "dataset": dataset.identifier,
+                                         "created": report.created, "updated": report.updated}, messages.SUCCESS)
                     return HttpResponseRedirect(reverse("admin:catalog_dataset_change", args=[dataset.pk]))
                 status = 400
-        context = {**self.admin_site.each_context(request), "title": f"Load records into {dataset.identifier}",
+        context = {**self.admin_site.each_context(request),
+                   "title": _("Load records into %(dataset)s") % {"dataset": dataset.identifier},
                    "dataset": dataset, "form": form, "report": report, "opts": self.model._meta}
         return TemplateResponse(request, "admin/catalog/import.html", context, status=status)
 
 
 @admin.register(Record)
-class RecordAdmin(RoleScopedAdmin):
-    """Records are loaded by import, never typed in or deleted here."""
+class RecordAdmin(PolicyAdmin):
+    """Citizens' data: only the owning department's clerks see it, and every opening is an audit event.
 
-    department_path = "dataset__owner"
+    Records are loaded by import, never typed in or deleted here.
+    """
+
+    view_permission = Perm.RECORD_VIEW
     list_display = ["key", "dataset", "version", "updated_at"]
     list_filter = [("dataset", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["key"]
     readonly_fields = ["dataset", "key", "data", "version", "updated_at", "deleted_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Record]:
+        return records_visible_to(user=request.user)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: Any = None) -> HttpResponse:
+        record = self.get_object(request, object_id)
+        if record is not None:
+            record_view(viewer=request.user, record=record)
+        return super().change_view(request, object_id, form_url, extra_context)

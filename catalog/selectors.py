@@ -4,18 +4,19 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from registry.models import Role
-from registry.policy import can_read_everything, departments_where
+from registry.policy import Perm, scope
 
 from .models import Dataset, DatasetStatus, Record, Tier
 
 
 def datasets_visible_to(*, user: Any) -> QuerySet[Dataset]:
-    """Admin listing: auditors and superusers see all; members see their departments' datasets."""
-    qs = Dataset.objects.select_related("owner")
-    if can_read_everything(user):
-        return qs
-    return qs.filter(owner_id__in=departments_where(user, Role.values))
+    """The datasets whose metadata and schema the user may see (the policy's dataset.view)."""
+    return scope(user, Perm.DATASET_VIEW, Dataset.objects.select_related("owner"))
+
+
+def records_visible_to(*, user: Any) -> QuerySet[Record]:
+    """Records whose contents the user may see: their owning department's clerks only (record.view)."""
+    return scope(user, Perm.RECORD_VIEW, Record.objects.select_related("dataset__owner"))
 
 
 def datasets_requestable() -> QuerySet[Dataset]:

@@ -8,34 +8,139 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.events import EventType
-from audit.services import Actor, event_record
-from core.errors import ErrorCode, PlatformError
-from registry.policy import CLERK_ROLES, has_role
+from audit.services import Actor, change_detail, event_record, subject_hash
+from core.errors import ErrorCode, PlatformError, validation_error
+from registry.models import Department
+from registry.policy import Perm, require
 
-from .models import Dataset, DatasetStatus, Field, FieldType, Record, Tier
+from .models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity, Tier
 
 MAX_REPORTED_ERRORS = 100
 MAX_KEY_LENGTH = Record._meta.get_field("key").max_length or 255
 
 
 def _require_clerk(user: Any, dataset: Dataset) -> None:
-    if not has_role(user, CLERK_ROLES, dataset.owner_id):
-        raise PlatformError(ErrorCode.FORBIDDEN, f"Only clerks of {dataset.owner} may change this dataset.")
+    require(user, Perm.DATASET_MANAGE, dataset,
+            _("Only clerks of %(department)s may change this dataset.") % {"department": dataset.owner})
 
 
-def dataset_change_record(*, dataset: Dataset, actor: Any, created: bool, changed: list[str]) -> None:
-    """Audit a dataset registered or edited (with its schema), inside the transaction that saved it."""
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field of a dataset's schema, as a clerk defines it."""
+
+    name: str
+    type: str = FieldType.STRING
+    sensitivity: str = Sensitivity.INTERNAL
+    is_lookup_key: bool = False
+    is_subject_identifier: bool = False
+    description: str = ""
+
+    def as_list(self) -> list[Any]:
+        return [self.name, self.type, self.sensitivity, self.is_lookup_key, self.is_subject_identifier,
+                self.description]
+
+
+def _schema(dataset: Dataset) -> list[list[Any]]:
+    return [FieldSpec(f.name, f.type, f.sensitivity, f.is_lookup_key, f.is_subject_identifier,
+                      f.description).as_list() for f in dataset.fields.all()]
+
+
+def _dataset_values(dataset: Dataset) -> dict[str, Any]:
+    return {"identifier": dataset.identifier, "owner": dataset.owner.code, "title": dataset.title,
+            "description": dataset.description, "tier": dataset.tier, "legal_basis": dataset.legal_basis,
+            "status": dataset.status, "fields": _schema(dataset)}
+
+
+def _fields_replace(dataset: Dataset, specs: list[FieldSpec]) -> None:
+    """Make the dataset's fields exactly ``specs``, in order (matched by name; a renamed field is new)."""
+    names = [spec.name for spec in specs]
+    if repeated := sorted({n for n in names if names.count(n) > 1}):
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("Each field name may be used once: %(names)s.")
+                            % {"names": ", ".join(repeated)})
+    if sum(spec.is_lookup_key for spec in specs) > 1:
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("Mark only one field as the lookup key."))
+    existing = {f.name: f for f in dataset.fields.all()}
+    dataset.fields.exclude(name__in=names).delete()
+    fields = []
+    for position, spec in enumerate(specs):
+        field = existing.get(spec.name) or Field(dataset=dataset, name=spec.name)
+        field.type, field.sensitivity, field.description = spec.type, spec.sensitivity, spec.description
+        field.is_lookup_key, field.is_subject_identifier, field.position = (
+            spec.is_lookup_key, spec.is_subject_identifier, position)
+        try:
+            field.full_clean(exclude=["dataset"], validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            raise validation_error(exc) from exc
+        fields.append(field)
+    # The lookup key last: moving the key from one field to another never holds two keys at once.
+    for field in sorted(fields, key=lambda f: f.is_lookup_key):
+        field.save()
+
+
+def _dataset_validate(dataset: Dataset) -> None:
+    try:
+        dataset.full_clean(exclude=["owner"] if dataset.owner_id is None else None)
+    except ValidationError as exc:
+        raise validation_error(exc) from exc
+
+
+def dataset_register(*, actor: Any, owner: Department, identifier: str, title: str, tier: str,
+                     description: str = "", legal_basis: str = "", fields: list[FieldSpec] | None = None) -> Dataset:
+    """A clerk registers a draft dataset with its schema; the event holds the whole registration."""
+    dataset = Dataset(owner=owner, identifier=identifier, title=title, tier=tier, description=description,
+                      legal_basis=legal_basis)
     _require_clerk(actor, dataset)
-    schema = [[f.name, f.type, f.sensitivity, f.is_lookup_key] for f in dataset.fields.all()]
-    event_record(actor=Actor.for_user(actor),
-                 action=EventType.DATASET_REGISTERED if created else EventType.DATASET_UPDATED,
-                 object_id=dataset.identifier,
-                 detail={**({} if created else {"changed": sorted(changed)}),
-                         "new": {"tier": dataset.tier, "status": dataset.status, "fields": schema}})
+    _dataset_validate(dataset)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                dataset.save(force_insert=True)
+        except IntegrityError as exc:
+            raise PlatformError(ErrorCode.CONFLICT, _("The identifier %(identifier)s was taken meanwhile; choose "
+                                                      "another.") % {"identifier": identifier}) from exc
+        _fields_replace(dataset, fields or [])
+        event_record(actor=Actor.for_user(actor), action=EventType.DATASET_REGISTERED,
+                     object_id=dataset.identifier, detail={"new": _dataset_values(dataset)})
+    return dataset
+
+
+def dataset_update(*, actor: Any, dataset: Dataset, title: str, description: str, legal_basis: str,
+                   tier: str | None = None, owner: Department | None = None, identifier: str | None = None,
+                   fields: list[FieldSpec] | None = None) -> Dataset:
+    """Edit a dataset. Once published, its identifier, owner, tier and schema are fixed (grants name
+    them): only the title, description and legal basis change. The event holds the old and new values."""
+    _require_clerk(actor, dataset)
+    with transaction.atomic():
+        current = Dataset.objects.select_for_update().select_related("owner").get(pk=dataset.pk)
+        old = _dataset_values(current)
+        fixed = current.status != DatasetStatus.DRAFT
+        if fixed and (fields is not None or any(
+                value is not None and value != getattr(current, name)
+                for name, value in [("tier", tier), ("owner", owner), ("identifier", identifier)])):
+            raise PlatformError(ErrorCode.INVALID_INPUT, _("A published dataset's identifier, owner, tier and "
+                                                           "fields are fixed: grants name them."))
+        current.title, current.description, current.legal_basis = title, description, legal_basis
+        if not fixed:
+            current.tier = tier if tier is not None else current.tier
+            current.identifier = identifier if identifier is not None else current.identifier
+            if owner is not None and owner.pk != current.owner_id:
+                current.owner = owner
+                _require_clerk(actor, current)  # moving it needs the clerk role in the new owner too
+        _dataset_validate(current)
+        current.save()
+        if fields is not None:
+            _fields_replace(current, fields)
+        diff = change_detail(old, _dataset_values(current))
+        if diff["changed"]:
+            event_record(actor=Actor.for_user(actor), action=EventType.DATASET_UPDATED,
+                         object_id=current.identifier, detail=diff)
+    return current
 
 
 def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
@@ -44,19 +149,19 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
         if dataset.status != DatasetStatus.DRAFT:
-            raise PlatformError(ErrorCode.NOT_DRAFT,
-                                f"Only a draft can be published; this dataset is {dataset.status}.")
+            raise PlatformError(ErrorCode.NOT_DRAFT, _("Only a draft can be published; the dataset's status is: "
+                                                       "%(status)s.") % {"status": dataset.get_status_display()})
         fields = list(dataset.fields.all())
         problems = []
         if not fields:
-            problems.append("add at least one field")
+            problems.append(_("add at least one field"))
         if sum(f.is_lookup_key for f in fields) != 1:
-            problems.append("mark exactly one field as the lookup key")
+            problems.append(_("mark exactly one field as the lookup key"))
         if dataset.tier == Tier.NOT_SHARED and not dataset.legal_basis.strip():
-            problems.append("cite the legal basis for not sharing")
+            problems.append(_("cite the legal basis for not sharing"))
         if problems:
-            raise PlatformError(ErrorCode.NOT_PUBLISHABLE, f"{dataset.identifier} cannot be published yet: "
-                                                   f"{'; '.join(problems)}.")
+            raise PlatformError(ErrorCode.NOT_PUBLISHABLE, _("%(dataset)s cannot be published yet: %(problems)s.")
+                                % {"dataset": dataset.identifier, "problems": "; ".join(problems)})
         dataset.status = DatasetStatus.PUBLISHED
         dataset.published_at = timezone.now()
         dataset.save(update_fields=["status", "published_at", "updated_at"])
@@ -64,6 +169,19 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
                      object_id=dataset.identifier, detail={"tier": dataset.tier, "version": dataset.version,
                                                            "fields": [f.name for f in fields]})
     return dataset
+
+
+def record_view(*, viewer: Any, record: Record) -> Record:
+    """A clerk of the owning department opens a record's contents in the admin: audited like an API read,
+    with the keyed hashes of the subject identifiers it holds (never the identifiers themselves)."""
+    require(viewer, Perm.RECORD_VIEW, record, _("Only clerks of the owning department see a record's contents."))
+    subjects = [subject_hash(str(record.data.get(f.name))) for f in record.dataset.fields.all()
+                if f.is_subject_identifier and record.data.get(f.name) is not None]
+    with transaction.atomic():
+        event_record(actor=Actor.for_user(viewer), action=EventType.RECORD_VIEWED, object_id=str(record.pk),
+                     subjects=subjects, detail={"dataset": record.dataset.identifier,
+                                                "record_version": record.version})
+    return record
 
 
 @dataclass

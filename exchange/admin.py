@@ -8,13 +8,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from catalog.models import Field
 from catalog.selectors import datasets_requestable
 from core.errors import PlatformError
-from registry.admin_base import RoleScopedAdmin
-from registry.models import Role, System
-from registry.policy import CLERK_ROLES, can_read_everything, departments_where, has_role, is_superuser
+from registry.admin_base import PolicyAdmin
+from registry.models import System
+from registry.policy import Perm, allows, departments_granting, is_superuser
 
 from .models import AccessRequest, Grant, RequestState
 from .selectors import access_requests_visible_to, grants_visible_to
@@ -28,7 +30,9 @@ class FieldChoice(forms.ModelMultipleChoiceField):
 
 class AccessRequestForm(forms.ModelForm):
     requested_fields = FieldChoice(queryset=Field.objects.none(), widget=forms.CheckboxSelectMultiple,
-                                   help_text="Tick only the fields you need, of the dataset chosen above.")
+                                   label=gettext_lazy("Requested fields"),
+                                   help_text=gettext_lazy("Tick only the fields you need, of the dataset chosen "
+                                                          "above."))
 
     class Meta:
         model = AccessRequest
@@ -44,7 +48,7 @@ class AccessRequestForm(forms.ModelForm):
                                                 .select_related("dataset").order_by("dataset", "position"))
         systems = System.objects.filter(active=True)
         if not is_superuser(user):
-            systems = systems.filter(department_id__in=departments_where(user, CLERK_ROLES))
+            systems = systems.filter(department_id__in=departments_granting(user, Perm.REQUEST_FILE))
         choices["consumer"].queryset = systems
 
     def clean(self) -> dict[str, Any]:
@@ -53,24 +57,29 @@ class AccessRequestForm(forms.ModelForm):
         if dataset is not None and chosen:
             strays = [f.name for f in chosen if f.dataset_id != dataset.pk]
             if strays:
-                self.add_error("requested_fields", f"These fields belong to another dataset than "
-                                                   f"{dataset.identifier}: {', '.join(strays)}.")
+                self.add_error("requested_fields", _("These fields belong to another dataset than %(dataset)s: "
+                                                     "%(fields)s.") % {"dataset": dataset.identifier,
+                                                                        "fields": ", ".join(strays)})
         return data
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve: create a grant"), ("reject", "Reject")],
+    decision = forms.ChoiceField(label=gettext_lazy("Decision"),
+                                 choices=[("approve", gettext_lazy("Approve: create a grant")),
+                                          ("reject", gettext_lazy("Reject"))],
                                  widget=forms.RadioSelect)
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False,
-                             help_text="Required when rejecting: state the legal reason.")
+                             label=gettext_lazy("Reason"),
+                             help_text=gettext_lazy("Required when rejecting: state the legal reason."))
 
 
 @admin.register(AccessRequest)
-class AccessRequestAdmin(RoleScopedAdmin):
+class AccessRequestAdmin(PolicyAdmin):
     """Filed by the consumer department's clerks, decided by the dataset department's approvers."""
 
     form = AccessRequestForm
-    add_roles = CLERK_ROLES
+    view_permission = Perm.REQUEST_VIEW
+    add_permission = Perm.REQUEST_FILE
     list_display = ["id", "consumer", "dataset", "state", "filed_by", "filed_at", "decided_at"]
     list_filter = ["state"]
     readonly_fields = ["state", "decide_link", "filed_by", "filed_at", "decided_by", "decided_at",
@@ -78,11 +87,6 @@ class AccessRequestAdmin(RoleScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AccessRequest]:
         return access_requests_visible_to(user=request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is None or can_read_everything(request.user):
-            return can_read_everything(request.user) or bool(departments_where(request.user, Role.values))
-        return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is not None:  # a filed request is read-only: no filing form, no choices to limit
@@ -98,8 +102,10 @@ class AccessRequestAdmin(RoleScopedAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return AccessRequestForm.Meta.fields
+        # The decide button only for those who may decide (no button that answers 403).
+        decide = ["decide_link"] if allows(request.user, Perm.REQUEST_DECIDE, obj) else []
         return ["consumer", "dataset", "requested", "purpose_code", "purpose", "legal_basis", "case_reference",
-                "duration_days", "state", "decide_link", "filed_by", "filed_at", "decided_by", "decided_at",
+                "duration_days", "state", *decide, "filed_by", "filed_at", "decided_by", "decided_at",
                 "decision_reason"]
 
     def save_model(self, request: HttpRequest, obj: AccessRequest, form: Any, change: bool) -> None:
@@ -118,16 +124,16 @@ class AccessRequestAdmin(RoleScopedAdmin):
             self.message_user(request, exc.message, messages.ERROR)
             return HttpResponseRedirect(request.path)
 
-    @admin.display(description="Fields")
+    @admin.display(description=gettext_lazy("Fields"))
     def requested(self, obj: AccessRequest) -> str:
         return ", ".join(obj.fields)
 
-    @admin.display(description="Decision")
+    @admin.display(description=gettext_lazy("Decision"))
     def decide_link(self, obj: AccessRequest) -> str:
         if obj.state != RequestState.SUBMITTED:
             return obj.get_state_display()
-        return format_html('<a class="button" href="{}">Decide this request</a>',
-                           reverse("admin:exchange_accessrequest_decide", args=[obj.pk]))
+        return format_html('<a class="button" href="{}">{}</a>',
+                           reverse("admin:exchange_accessrequest_decide", args=[obj.pk]), _("Decide this request"))
 
     def get_urls(self) -> list[Any]:
         view = self.admin_site.admin_view(self.decide_view)
@@ -137,8 +143,9 @@ class AccessRequestAdmin(RoleScopedAdmin):
         access_request = get_object_or_404(self.get_queryset(request), pk=pk)
         form = DecisionForm(request.POST or None)
         status, denied = 200, ""
-        if not has_role(request.user, [Role.APPROVER], access_request.dataset.owner_id):
-            status, denied = 403, f"Only approvers of {access_request.dataset.owner} may decide this request."
+        if not allows(request.user, Perm.REQUEST_DECIDE, access_request):
+            status, denied = 403, _("Only approvers of %(department)s may decide this request.") % {
+                "department": access_request.dataset.owner}
         elif request.method == "POST" and form.is_valid():
             try:
                 access_request_decide(access_request=access_request, approver=request.user,
@@ -149,17 +156,19 @@ class AccessRequestAdmin(RoleScopedAdmin):
                 status = exc.status
             else:
                 access_request.refresh_from_db()
-                self.message_user(request, f"Request #{pk} is {access_request.state}.", messages.SUCCESS)
+                self.message_user(request, _("Request #%(pk)s is %(state)s.")
+                                  % {"pk": pk, "state": access_request.get_state_display()}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:exchange_accessrequest_change", args=[pk]))
         elif request.method == "POST":
             status = 400
-        context = {**self.admin_site.each_context(request), "title": f"Decide request #{pk}",
+        context = {**self.admin_site.each_context(request), "title": _("Decide request #%(pk)s") % {"pk": pk},
                    "access_request": access_request, "form": form, "denied": denied, "opts": self.model._meta}
         return TemplateResponse(request, "admin/exchange/decide.html", context, status=status)
 
 
 @admin.register(Grant)
-class GrantAdmin(RoleScopedAdmin):
+class GrantAdmin(PolicyAdmin):
+    view_permission = Perm.GRANT_VIEW
     list_display = ["id", "consumer", "dataset", "purpose_code", "valid_from", "valid_until", "revoked_at"]
     list_filter = [("dataset", admin.RelatedOnlyFieldListFilter)]
     readonly_fields = ["access_request", "consumer", "dataset", "allowed_fields", "purpose_code", "purpose",
@@ -167,8 +176,3 @@ class GrantAdmin(RoleScopedAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Grant]:
         return grants_visible_to(user=request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if obj is None or can_read_everything(request.user):
-            return can_read_everything(request.user) or bool(departments_where(request.user, Role.values))
-        return self.get_queryset(request).filter(pk=obj.pk).exists()

@@ -3,11 +3,11 @@
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from catalog.models import Dataset
-from registry.models import Role, System
-from registry.policy import can_read_everything, departments_where
+from registry.models import System
+from registry.policy import Perm, scope
 
 from .models import AccessRequest, Grant
 
@@ -20,16 +20,9 @@ def grants_active(*, consumer: System, dataset: Dataset, at: dt.datetime) -> lis
 
 def access_requests_visible_to(*, user: Any) -> QuerySet[AccessRequest]:
     """Requests filed by the user's departments' systems, and requests for their departments' datasets."""
-    qs = AccessRequest.objects.select_related("consumer__department", "dataset__owner", "filed_by")
-    if can_read_everything(user):
-        return qs
-    depts = departments_where(user, Role.values)
-    return qs.filter(Q(consumer__department_id__in=depts) | Q(dataset__owner_id__in=depts))
+    return scope(user, Perm.REQUEST_VIEW,
+                 AccessRequest.objects.select_related("consumer__department", "dataset__owner", "filed_by"))
 
 
 def grants_visible_to(*, user: Any) -> QuerySet[Grant]:
-    qs = Grant.objects.select_related("consumer__department", "dataset__owner")
-    if can_read_everything(user):
-        return qs
-    depts = departments_where(user, Role.values)
-    return qs.filter(Q(consumer__department_id__in=depts) | Q(dataset__owner_id__in=depts))
+    return scope(user, Perm.GRANT_VIEW, Grant.objects.select_related("consumer__department", "dataset__owner"))

@@ -1,43 +1,111 @@
+"""The registry in the admin. Every save and delete goes through an audited service in registry/services.py."""
+
 from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from core.errors import PlatformError
 
-from .admin_base import ReadOnlyInline, RoleScopedAdmin, limit_to_departments
-from .models import Department, Membership, Role, System, SystemKey
-from .policy import CLERK_ROLES, is_superuser
-from .services import system_key_register, system_key_revoke
+from .admin_base import PolicyAdmin, ReadOnlyInline, limit_to_departments
+from .models import Department, Membership, PlatformRole, Role, System, SystemKey
+from .policy import Perm, allows
+from .services import (
+    department_change,
+    department_register,
+    membership_change,
+    membership_grant,
+    membership_revoke,
+    platform_role_grant,
+    platform_role_revoke,
+    system_change,
+    system_key_register,
+    system_key_revoke,
+    system_register,
+    users_enrollable,
+)
 
 
 @admin.register(Department)
-class DepartmentAdmin(RoleScopedAdmin):
-    department_path = ""
+class DepartmentAdmin(PolicyAdmin):
+    view_permission = Perm.DEPARTMENT_VIEW
+    add_permission = change_permission = Perm.DEPARTMENT_MANAGE
     list_display = ["name", "code", "parent", "active"]
     search_fields = ["name", "code"]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["code"] if obj is not None else []  # the code names the department in the audit log
+
+    def save_model(self, request: HttpRequest, obj: Department, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            saved = department_change(actor=request.user, department=obj, name=data["name"], parent=data["parent"],
+                                      active=data["active"])
+        else:
+            saved = department_register(actor=request.user, code=data["code"], name=data["name"],
+                                        parent=data["parent"])
+        obj.pk = saved.pk
+
 
 @admin.register(Membership)
-class MembershipAdmin(RoleScopedAdmin):
-    add_roles = change_roles = (Role.ADMIN,)
-    deletable = True
+class MembershipAdmin(PolicyAdmin):
+    view_permission = Perm.MEMBERSHIP_VIEW
+    add_permission = change_permission = delete_permission = Perm.MEMBERSHIP_MANAGE
     list_display = ["user", "department", "role"]
     list_filter = ["role", ("department", admin.RelatedOnlyFieldListFilter)]
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            kwargs["queryset"] = users_enrollable(actor=request.user)
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, (Role.ADMIN,), "pk") if db_field.name == "department" else field
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self._allowed(request, (Role.ADMIN,), obj)
+        if db_field.name == "department":
+            field = limit_to_departments(request, field, Perm.MEMBERSHIP_MANAGE, "pk")
+        return field
 
     def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        """The auditor role reads every department's data: only a platform superuser grants it."""
-        if db_field.name == "role" and not is_superuser(request.user):
+        """The auditor role reads every department's data: only the platform grants it."""
+        if db_field.name == "role" and not allows(request.user, Perm.MEMBERSHIP_GRANT_AUDITOR):
             kwargs["choices"] = [(value, label) for value, label in Role.choices if value != Role.AUDITOR]
         return super().formfield_for_choice_field(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            saved = membership_change(actor=request.user, membership=obj, user=data["user"],
+                                      department=data["department"], role=data["role"])
+        else:
+            saved = membership_grant(actor=request.user, user=data["user"], department=data["department"],
+                                     role=data["role"])
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        membership_revoke(actor=request.user, membership=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset:
+            membership_revoke(actor=request.user, membership=membership)
+
+
+@admin.register(PlatformRole)
+class PlatformRoleAdmin(PolicyAdmin):
+    view_permission = Perm.PLATFORM_ROLE_VIEW
+    add_permission = delete_permission = Perm.PLATFORM_ROLE_MANAGE
+    list_display = ["user", "role"]
+    list_filter = ["role"]
+
+    def save_model(self, request: HttpRequest, obj: PlatformRole, form: Any, change: bool) -> None:
+        saved = platform_role_grant(actor=request.user, user=form.cleaned_data["user"], role=form.cleaned_data["role"])
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: PlatformRole) -> None:
+        platform_role_revoke(actor=request.user, platform_role=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PlatformRole]) -> None:
+        for platform_role in queryset:
+            platform_role_revoke(actor=request.user, platform_role=platform_role)
 
 
 class SystemKeyInline(ReadOnlyInline):
@@ -46,8 +114,9 @@ class SystemKeyInline(ReadOnlyInline):
 
 
 @admin.register(System)
-class SystemAdmin(RoleScopedAdmin):
-    add_roles = change_roles = CLERK_ROLES
+class SystemAdmin(PolicyAdmin):
+    view_permission = Perm.SYSTEM_VIEW
+    add_permission = change_permission = Perm.SYSTEM_MANAGE
     list_display = ["code", "name", "department", "active"]
     list_filter = [("department", admin.RelatedOnlyFieldListFilter), "active"]
     inlines = [SystemKeyInline]
@@ -58,15 +127,25 @@ class SystemAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERK_ROLES, "pk") if db_field.name == "department" else field
+        return limit_to_departments(request, field, Perm.SYSTEM_MANAGE, "pk") if db_field.name == "department" \
+            else field
+
+    def save_model(self, request: HttpRequest, obj: System, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        if change:
+            saved = system_change(actor=request.user, system=obj, name=data["name"], active=data["active"])
+        else:
+            saved = system_register(actor=request.user, department=data["department"], code=data["code"],
+                                    name=data["name"])
+        obj.pk = saved.pk
 
 
 @admin.register(SystemKey)
-class SystemKeyAdmin(RoleScopedAdmin):
+class SystemKeyAdmin(PolicyAdmin):
     """Keys are registered (public PEM pasted) and revoked, never edited; both are audited."""
 
-    department_path = "system__department"
-    add_roles = CLERK_ROLES
+    view_permission = Perm.KEY_VIEW
+    add_permission = Perm.KEY_MANAGE
     list_display = ["key_id", "system", "not_before", "expires_at", "revoked_at", "created_by"]
     list_filter = [("system", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["key_id", "system__code"]
@@ -75,7 +154,8 @@ class SystemKeyAdmin(RoleScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
-        return limit_to_departments(request, field, CLERK_ROLES, "department") if db_field.name == "system" else field
+        return limit_to_departments(request, field, Perm.KEY_MANAGE, "department") if db_field.name == "system" \
+            else field
 
     def save_model(self, request: HttpRequest, obj: SystemKey, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -85,14 +165,14 @@ class SystemKeyAdmin(RoleScopedAdmin):
         obj.pk = created.pk
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, CLERK_ROLES, None)
+        return allows(request.user, Perm.KEY_MANAGE)
 
-    @admin.action(description="Revoke the selected keys now", permissions=["revoke"])
+    @admin.action(description=gettext_lazy("Revoke the selected keys now"), permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[SystemKey]) -> None:
         for key in queryset.select_related("system__department"):
             try:
-                system_key_revoke(key=key, actor=request.user, reason="revoked in the admin")
+                system_key_revoke(key=key, actor=request.user, reason=_("revoked in the admin"))
             except PlatformError as exc:
                 self.message_user(request, f"{key.key_id}: {exc.message}", messages.ERROR)
             else:
-                self.message_user(request, f"{key.key_id} is revoked.", messages.SUCCESS)
+                self.message_user(request, _("%(key)s is revoked.") % {"key": key.key_id}, messages.SUCCESS)

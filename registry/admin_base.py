@@ -1,78 +1,65 @@
-"""The base of every admin page: deny unless a role grants it, scoped to the user's departments.
+"""The base of every admin page: the permission policy decides what each person sees and may do.
 
-Django's model permissions are not used; roles (``Membership``) are. Auditors and superusers read
-everything; only superusers delete, and only where a subclass allows deleting at all.
+Django's model permissions are not used; the policy's named permissions are. Each admin names the
+permission for seeing, adding and changing its objects; nobody deletes unless an admin says who may.
+Writes go through the apps' services (each admin's ``save_model``), never around them; a refusal
+from a service comes back as an error message on the same page, with nothing saved.
 """
 
-from collections.abc import Iterable
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from .models import Role
-from .policy import can_read_everything, departments_where, has_any_role, is_superuser
+from core.errors import PlatformError
+
+from .policy import Perm, allows, allows_everywhere, departments_granting, scope
 
 
-def limit_to_departments(request: HttpRequest, field: Any, roles: Iterable[str], path: str) -> Any:
-    """Offer in a form's choice ``field`` only objects of the departments where the user holds ``roles``."""
-    if field is not None and not is_superuser(request.user):
-        field.queryset = field.queryset.filter(**{f"{path}__in": departments_where(request.user, roles)})
+def limit_to_departments(request: HttpRequest, field: Any, perm: Perm, path: str) -> Any:
+    """Offer in a form's choice ``field`` only objects of the departments where the user may ``perm``."""
+    if field is not None and not allows_everywhere(request.user, perm):
+        field.queryset = field.queryset.filter(**{f"{path}__in": departments_granting(request.user, perm)})
     return field
 
 
-class RoleScopedAdmin(admin.ModelAdmin):
-    #: ORM path from the model to the Department that owns an object ("" for a Department itself).
-    department_path: str = "department"
-    #: Roles that may see objects of their departments, add them, and change them.
-    view_roles: Iterable[str] = tuple(Role.values)
-    add_roles: Iterable[str] = ()
-    change_roles: Iterable[str] = ()
-    #: Whether even a superuser may delete (audit rows and records: never).
-    deletable: bool = False
-
-    def _department_id(self, obj: Model) -> int | None:
-        value: Any = obj
-        for part in filter(None, self.department_path.split("__")):
-            value = getattr(value, part, None)
-            if value is None:
-                return None
-        return value.pk
-
-    def _allowed(self, request: HttpRequest, roles: Iterable[str], obj: Model | None) -> bool:
-        if is_superuser(request.user):
-            return True
-        depts = departments_where(request.user, roles)
-        if obj is None:
-            return bool(depts)
-        return self._department_id(obj) in depts
+class PolicyAdmin(admin.ModelAdmin):
+    view_permission: Perm
+    add_permission: Perm | None = None
+    change_permission: Perm | None = None
+    delete_permission: Perm | None = None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        qs = super().get_queryset(request)
-        if can_read_everything(request.user):
-            return qs
-        lookup = f"{self.department_path}__in" if self.department_path else "pk__in"
-        return qs.filter(**{lookup: departments_where(request.user, self.view_roles)})
+        return scope(request.user, self.view_permission, super().get_queryset(request))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return has_any_role(request.user)
+        return allows(request.user, self.view_permission)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return can_read_everything(request.user) or self._allowed(request, self.view_roles, obj)
+        return allows(request.user, self.view_permission, obj)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, self.add_roles, None)
+        return self.add_permission is not None and allows(request.user, self.add_permission)
 
     def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._allowed(request, self.change_roles, obj)
+        return self.change_permission is not None and allows(request.user, self.change_permission, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self.deletable and is_superuser(request.user)
+        return self.delete_permission is not None and allows(request.user, self.delete_permission, obj)
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None, form_url: str = "",
+                        extra_context: Any = None) -> HttpResponse:
+        """A service's refusal (PlatformError) is shown on the page; its transaction saved nothing."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PlatformError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 class ReadOnlyInline(admin.TabularInline):
-    """Rows shown on their parent's page, to whoever may see the parent (roles, not model permissions)."""
+    """Rows shown on their parent's page, to whoever may see the parent."""
 
     extra = 0
     can_delete = False

@@ -1,6 +1,32 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
 class RegistryConfig(AppConfig):
     name = "registry"
     verbose_name = "Registry: departments, people, systems"
+
+    def ready(self) -> None:
+        """Sign-ins happen in Django's own auth code, whose signals are the one way to see them: each
+        becomes an audit event through the registry's service (infrastructure wiring, no logic here)."""
+        from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+
+        from audit.events import EventType
+
+        from .services import sign_in_record
+
+        def logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+            sign_in_record(action=EventType.USER_LOGGED_IN, username=user.get_username(), request=request)
+
+        def logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+            if user is not None:
+                sign_in_record(action=EventType.USER_LOGGED_OUT, username=user.get_username(), request=request)
+
+        def login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+            sign_in_record(action=EventType.USER_LOGIN_FAILED, username=str(credentials.get("username", "")),
+                           request=request)
+
+        user_logged_in.connect(logged_in, dispatch_uid="registry.audit_login", weak=False)
+        user_logged_out.connect(logged_out, dispatch_uid="registry.audit_logout", weak=False)
+        user_login_failed.connect(login_failed, dispatch_uid="registry.audit_login_failed", weak=False)

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import translation
 
+from audit.models import AuditEvent
 from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity, Tier
 from core.keys import platform_key_generate
 from exchange import client as consumer
@@ -81,6 +82,11 @@ def audit_inserts_refused() -> Iterator[None]:
             cursor.execute("DROP TRIGGER test_refuse" + (" ON audit_auditevent" if postgres else ""))
             if postgres:
                 cursor.execute("DROP FUNCTION test_refuse()")
+
+
+def events_but_sign_ins() -> Any:
+    """Audit events other than signing in and out (a test client's login is evidence too)."""
+    return AuditEvent.objects.exclude(object_type="user")
 
 
 def make_user(username: str, department: Department | None, *roles: str) -> Any:
