@@ -13,36 +13,52 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 
 from audit.sequencer import log_sequence
-from catalog.models import Dataset, DatasetStatus, Field, FieldType, Sensitivity, Tier
-from catalog.services import dataset_publish, records_import_csv
+from catalog.models import Dataset, DatasetStatus, FieldType, Sensitivity, Tier
+from catalog.services import FieldSpec, dataset_publish, dataset_register, records_import_csv
 from core.crypto import key_fingerprint
 from core.keys import public_path
 from exchange import client
 from exchange.models import AccessRequest, RequestState
 from exchange.services import access_request_decide, access_request_file
-from registry.models import Department, Membership, Role, System, SystemKey
-from registry.services import system_key_register, system_key_revoke
+from registry.models import Department, Membership, PlatformRole, PlatformRoleName, Role, System, SystemKey
+from registry.services import (
+    department_register,
+    membership_grant,
+    platform_role_grant,
+    system_key_register,
+    system_key_revoke,
+    system_register,
+)
 
 DEMO_DIR_NAME = "demo"
 CSV_PATH = Path(settings.BASE_DIR) / "demo" / "vaccinations.csv"
 DATASET_ID = "vaccination-records"
 DEMO_RECORD_KEY = "110101199003070011"
 
-USERS = [  # username, department code, roles
-    ("health-clerk", "health", [Role.CLERK]),
-    ("health-approver", "health", [Role.APPROVER]),
-    ("police-clerk", "police", [Role.CLERK, Role.ADMIN]),
-    ("auditor", "audit-office", [Role.AUDITOR]),
+DEPARTMENTS = [  # code, name (the names a Chinese city's departments go by)
+    ("health", "市卫生健康委员会"),
+    ("police", "市公安局"),
+    ("audit-office", "市审计局"),
+    ("data-bureau", "市政务服务和数据管理局"),
 ]
-FIELDS = [  # name, type, sensitivity, lookup key, subject identifier, description
-    ("citizen_id", FieldType.STRING, Sensitivity.PERSONAL, True, True, "Resident identity card number"),
-    ("full_name", FieldType.STRING, Sensitivity.PERSONAL, False, False, "Name as registered"),
-    ("vaccine", FieldType.STRING, Sensitivity.INTERNAL, False, False, "Vaccine given"),
-    ("dose_date", FieldType.DATE, Sensitivity.INTERNAL, False, False, "Date of the dose"),
-    ("clinic", FieldType.STRING, Sensitivity.INTERNAL, False, False, "Where it was given"),
-    ("adverse_reaction", FieldType.BOOLEAN, Sensitivity.SENSITIVE, False, False, "Reported adverse reaction"),
+USERS = [  # username, department code, department roles, platform roles
+    ("health-clerk", "health", [Role.CLERK], []),
+    ("health-approver", "health", [Role.APPROVER], []),
+    ("police-clerk", "police", [Role.CLERK, Role.ADMIN], []),
+    ("auditor", "audit-office", [Role.AUDITOR], []),
+    ("data-authority", "data-bureau", [], [PlatformRoleName.DATA_AUTHORITY]),
+]
+FIELDS = [
+    FieldSpec("citizen_id", FieldType.STRING, Sensitivity.PERSONAL, True, True, "公民身份号码"),
+    FieldSpec("full_name", FieldType.STRING, Sensitivity.PERSONAL, False, False, "姓名"),
+    FieldSpec("vaccine", FieldType.STRING, Sensitivity.INTERNAL, False, False, "疫苗名称"),
+    FieldSpec("dose_date", FieldType.DATE, Sensitivity.INTERNAL, False, False, "接种日期"),
+    FieldSpec("clinic", FieldType.STRING, Sensitivity.INTERNAL, False, False, "接种单位"),
+    FieldSpec("adverse_reaction", FieldType.BOOLEAN, Sensitivity.SENSITIVE, False, False,
+              "是否报告疑似预防接种异常反应"),
 ]
 
 
@@ -53,48 +69,55 @@ class Command(BaseCommand):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        """Everything through the same services the admin uses, so a fresh demo's audit log is complete."""
         demo_dir = Path(settings.DATA_DIR) / DEMO_DIR_NAME
-        departments = {
-            code: Department.objects.get_or_create(code=code, defaults={"name": name})[0]
-            for code, name in [("health", "Health Commission (卫生健康委员会)"),
-                               ("police", "Public Security Bureau (公安局)"),
-                               ("audit-office", "Audit Office (审计局)")]
-        }
-        users = self._users(departments)
-        dataset = self._dataset(departments["health"], users["health-clerk"])
-        system = self._system(departments["police"], users["police-clerk"], demo_dir)
-        self._requests(dataset, system, users)
-        log_sequence()
-        self._print(users, options["base_url"], demo_dir)
+        with translation.override(settings.LANGUAGE_CODE):
+            users = self._users()
+            departments = self._departments(users["admin"])
+            self._roles(users, departments)
+            dataset = self._dataset(departments["health"], users["health-clerk"])
+            system = self._system(departments["police"], users["police-clerk"], demo_dir)
+            self._requests(dataset, system, users)
+            log_sequence()
+            self._print(options["base_url"], demo_dir)
 
-    def _users(self, departments: dict[str, Department]) -> dict[str, Any]:
+    def _users(self) -> dict[str, Any]:
+        """Accounts (Django's own; roles are given below, through the registry's services)."""
         User = get_user_model()
         self.passwords: dict[str, str] = {}
         users = {}
-        for username, dept, roles in [("admin", "", []), *USERS]:
+        for username in ["admin", *(u[0] for u in USERS)]:
             user, _ = User.objects.get_or_create(username=username, defaults={
                 "is_staff": True, "is_superuser": username == "admin"})
             self.passwords[username] = secrets.token_urlsafe(12)
             user.set_password(self.passwords[username])
             user.save()
-            for role in roles:
-                Membership.objects.get_or_create(user=user, department=departments[dept], role=role)
             users[username] = user
         return users
 
+    def _departments(self, admin: Any) -> dict[str, Department]:
+        existing = {d.code: d for d in Department.objects.all()}
+        return {code: existing.get(code) or department_register(actor=admin, code=code, name=name)
+                for code, name in DEPARTMENTS}
+
+    def _roles(self, users: dict[str, Any], departments: dict[str, Department]) -> None:
+        admin = users["admin"]
+        for username, dept, roles, platform_roles in USERS:
+            user = users[username]
+            for role in roles:
+                if not Membership.objects.filter(user=user, department=departments[dept], role=role).exists():
+                    membership_grant(actor=admin, user=user, department=departments[dept], role=role)
+            for role in platform_roles:
+                if not PlatformRole.objects.filter(user=user, role=role).exists():
+                    platform_role_grant(actor=admin, user=user, role=role)
+
     def _dataset(self, health: Department, clerk: Any) -> Dataset:
-        dataset, created = Dataset.objects.get_or_create(
-            identifier=DATASET_ID,
-            defaults={"owner": health, "title": "Vaccination records", "tier": Tier.CONDITIONAL,
-                      "description": "Doses given in the city's clinics, one row per resident's latest dose.",
-                      "legal_basis": "Vaccine Administration Law, art. 49 (demo)"},
-        )
-        if created:
-            Field.objects.bulk_create(
-                Field(dataset=dataset, name=name, type=type_, sensitivity=sens, is_lookup_key=key,
-                      is_subject_identifier=subject, description=desc, position=i)
-                for i, (name, type_, sens, key, subject, desc) in enumerate(FIELDS)
-            )
+        dataset = Dataset.objects.filter(identifier=DATASET_ID).first()
+        if dataset is None:
+            dataset = dataset_register(
+                actor=clerk, owner=health, identifier=DATASET_ID, title="疫苗接种记录", tier=Tier.CONDITIONAL,
+                description="全市接种单位登记的预防接种记录，每位居民一行（最近一剂）。",
+                legal_basis="《中华人民共和国疫苗管理法》第四十九条（演示）", fields=FIELDS)
             report = records_import_csv(dataset=dataset, content=CSV_PATH.read_bytes(), actor=clerk)
             if not report.ok:
                 raise CommandError(f"demo CSV rejected: {report.errors}")
@@ -103,8 +126,8 @@ class Command(BaseCommand):
         return dataset
 
     def _system(self, police: Department, clerk: Any, demo_dir: Path) -> System:
-        system, _ = System.objects.get_or_create(code="police-rms", defaults={
-            "department": police, "name": "Police records management system"})
+        system = System.objects.filter(code="police-rms").first() or system_register(
+            actor=clerk, department=police, code="police-rms", name="公安综合业务系统")
         key_file = demo_dir / "police-rms.pem"
         if not key_file.exists():
             client.keygen(key_file)  # as the consumer would, on its own machine
@@ -113,7 +136,7 @@ class Command(BaseCommand):
         self.key_id = f"police-rms-{key_fingerprint(public_pem)[:8]}"
         if not SystemKey.objects.filter(key_id=self.key_id).exists():
             for stale in SystemKey.objects.filter(system=system, revoked_at__isnull=True):
-                system_key_revoke(key=stale, actor=clerk, reason="demo key pair regenerated")
+                system_key_revoke(key=stale, actor=clerk, reason="演示密钥对已重新生成")
             system_key_register(system=system, key_id=self.key_id, public_key=public_pem, actor=clerk)
         self.key_file = key_file
         return system
@@ -123,21 +146,21 @@ class Command(BaseCommand):
             return
         approved = access_request_file(
             consumer=system, dataset=dataset, fields=["vaccine", "dose_date"],
-            purpose_code="public-health.outbreak-tracing", purpose="Trace contacts in the measles outbreak case.",
-            legal_basis="Law on the Prevention and Control of Infectious Diseases, art. 12 (demo)",
-            case_reference="PSB-2026-0413", duration_days=90, actor=users["police-clerk"],
+            purpose_code="public-health.outbreak-tracing", purpose="排查麻疹疫情密切接触者的疫苗接种情况。",
+            legal_basis="《中华人民共和国传染病防治法》第十二条（演示）",
+            case_reference="公卫〔2026〕0413号", duration_days=90, actor=users["police-clerk"],
         )
         access_request_decide(access_request=approved, approver=users["health-approver"], approve=True,
-                              reason="Necessary and proportionate; two fields only.")
+                              reason="符合必要、最小原则，仅提供两个数据项。")
         access_request_file(
             consumer=system, dataset=dataset, fields=["full_name", "clinic"],
-            purpose_code="law-enforcement.investigation", purpose="Identify witnesses at the clinic.",
-            legal_basis="Criminal Procedure Law, art. 54 (demo)", case_reference="PSB-2026-0588",
+            purpose_code="law-enforcement.investigation", purpose="核实案件相关证人在接种单位的身份。",
+            legal_basis="《中华人民共和国刑事诉讼法》第五十四条（演示）", case_reference="公刑〔2026〕0588号",
             duration_days=30, actor=users["police-clerk"],
         )
         assert AccessRequest.objects.filter(state=RequestState.SUBMITTED).exists()
 
-    def _print(self, users: dict[str, Any], base_url: str, demo_dir: Path) -> None:
+    def _print(self, base_url: str, demo_dir: Path) -> None:
         root = Path(settings.BASE_DIR)
 
         def rel(path: Path) -> str:
@@ -152,8 +175,8 @@ class Command(BaseCommand):
         out("")
         out(f"Admin: {base_url}/admin/   API docs: {base_url}/api/docs/   Health: {base_url}/healthz")
         out("Logins (fresh passwords on every `make demo`):")
-        for username, dept, roles in [("admin", "platform superuser", []), *USERS]:
-            label = dept if not roles else f"{', '.join(roles)} of {dept}"
+        for username, dept, roles, platform_roles in [("admin", "", [], ["platform superuser"]), *USERS]:
+            label = ", ".join([*(f"{role} of {dept}" for role in roles), *platform_roles])
             out(f"  {username:<16} {self.passwords[username]:<18} {label}")
         out("")
         out(f"Consumer system police-rms: private key {rel(self.key_file)}, keyid {self.key_id}")
