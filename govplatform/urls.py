@@ -1,5 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from .views import HealthApi, PlatformKeyApi
@@ -7,11 +9,13 @@ from .views import HealthApi, PlatformKeyApi
 handler404 = "govplatform.views.not_found"
 handler500 = "govplatform.views.server_error"
 
-admin.site.site_header = "Government data-sharing platform"
-admin.site.site_title = "Data-sharing platform"
-admin.site.index_title = "Catalogue, exchange and audit"
+admin.site.site_header = _("Government data-sharing platform")
+admin.site.site_title = _("Data-sharing platform")
+admin.site.index_title = _("Catalogue, exchange and audit")
+admin.site.site_url = "/"  # "View site": the platform's home page (the public catalogue will live here too)
 
 urlpatterns = [
+    path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language chooser posts here
     path("admin/", admin.site.urls),
     path("healthz", HealthApi.as_view(), name="healthz"),
