@@ -221,14 +221,14 @@ def field_value_parse(field_type: str, raw: str) -> Any:
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"'{raw}' is not a whole number") from None
+            raise ValueError(_("'%(value)s' is not a whole number") % {"value": raw}) from None
     if field_type == FieldType.NUMBER:
         try:
             number = float(raw)
         except ValueError:
-            raise ValueError(f"'{raw}' is not a number") from None
+            raise ValueError(_("'%(value)s' is not a number") % {"value": raw}) from None
         if not math.isfinite(number):
-            raise ValueError(f"'{raw}' is not a finite number")
+            raise ValueError(_("'%(value)s' is not a finite number") % {"value": raw})
         return number
     if field_type == FieldType.BOOLEAN:
         lowered = raw.lower()
@@ -236,13 +236,13 @@ def field_value_parse(field_type: str, raw: str) -> Any:
             return True
         if lowered in {"false", "no", "0", "n"}:
             return False
-        raise ValueError(f"'{raw}' is not yes/no (use true/false, yes/no or 1/0)")
+        raise ValueError(_("'%(value)s' is not yes/no (use true/false, yes/no or 1/0)") % {"value": raw})
     if field_type == FieldType.DATE:
         try:
             return dt.date.fromisoformat(raw).isoformat()
         except ValueError:
-            raise ValueError(f"'{raw}' is not a date in the form YYYY-MM-DD") from None
-    raise ValueError(f"unknown field type {field_type}")
+            raise ValueError(_("'%(value)s' is not a date in the form YYYY-MM-DD") % {"value": raw}) from None
+    raise ValueError(_("unknown field type %(type)s") % {"type": field_type})
 
 
 def _record_key(value: Any) -> str:
@@ -255,11 +255,11 @@ def _record_key(value: Any) -> str:
 def _header_problems(header: list[str], names: list[str]) -> list[str]:
     problems = []
     if missing := [n for n in names if n not in header]:
-        problems.append(f"missing columns: {', '.join(missing)}")
+        problems.append(_("missing columns: %(columns)s") % {"columns": ", ".join(missing)})
     if unknown := [h for h in header if h not in names]:
-        problems.append(f"columns not in the schema: {', '.join(unknown)}")
+        problems.append(_("columns not in the schema: %(columns)s") % {"columns": ", ".join(unknown)})
     if repeated := sorted({h for h in header if header.count(h) > 1}):
-        problems.append(f"columns named twice: {', '.join(repeated)}")
+        problems.append(_("columns named twice: %(columns)s") % {"columns": ", ".join(repeated)})
     return problems
 
 
@@ -268,17 +268,18 @@ def _parse_csv(content: bytes, fields: list[Field], report: ImportReport) -> dic
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        report.add_error(1, "", "The file is not UTF-8 text; save it as CSV UTF-8 and upload it again.")
+        report.add_error(1, "", _("The file is not UTF-8 text; save it as CSV UTF-8 and upload it again."))
         return {}
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip() for name in next(reader, [])]
     except csv.Error as exc:
-        report.add_error(1, "", f"The header is not valid CSV: {exc}.")
+        report.add_error(1, "", _("The header is not valid CSV: %(error)s.") % {"error": exc})
         return {}
     names = [f.name for f in fields]
     if problems := _header_problems(header, names):
-        report.add_error(1, "", f"The header must name exactly the dataset's fields ({'; '.join(problems)}).")
+        report.add_error(1, "", _("The header must name exactly the dataset's fields (%(problems)s).")
+                         % {"problems": "; ".join(problems)})
         return {}
     column = {name: header.index(name) for name in names}
     key_field = next(f for f in fields if f.is_lookup_key)
@@ -291,19 +292,20 @@ def _parse_csv(content: bytes, fields: list[Field], report: ImportReport) -> dic
         except StopIteration:
             break
         except csv.Error as exc:
-            report.add_error(line, "", f"The file is not valid CSV from here on: {exc}.")
+            report.add_error(line, "", _("The file is not valid CSV from here on: %(error)s.") % {"error": exc})
             break
         if not cells:
             continue  # a blank line
         report.rows += 1
         if len(cells) != len(header):
-            report.add_error(line, "", f"The row has {len(cells)} cells; the header has {len(header)} columns.")
+            report.add_error(line, "", _("The row has %(cells)d cells; the header has %(columns)d columns.")
+                             % {"cells": len(cells), "columns": len(header)})
             continue
         data: dict[str, Any] = {}
         for f in fields:
             raw = cells[column[f.name]]
             if "\x00" in raw:
-                report.add_error(line, f.name, "The cell contains a NUL character; remove it.")
+                report.add_error(line, f.name, _("The cell contains a NUL character; remove it."))
                 continue
             try:
                 data[f.name] = field_value_parse(f.type, raw)
@@ -312,14 +314,16 @@ def _parse_csv(content: bytes, fields: list[Field], report: ImportReport) -> dic
         key = _record_key(data.get(key_field.name))
         if not key:
             if key_field.name in data:
-                report.add_error(line, key_field.name, "The lookup key may not be empty.")
+                report.add_error(line, key_field.name, _("The lookup key may not be empty."))
         elif len(key) > MAX_KEY_LENGTH:
-            report.add_error(line, key_field.name, f"The lookup key is longer than {MAX_KEY_LENGTH} characters.")
+            report.add_error(line, key_field.name, _("The lookup key is longer than %(max)d characters.")
+                             % {"max": MAX_KEY_LENGTH})
         elif "/" in key or not key.isprintable():
-            report.add_error(line, key_field.name, "The lookup key may not contain '/' or control characters: "
-                                                   "it is part of the record's API address.")
+            report.add_error(line, key_field.name, _("The lookup key may not contain '/' or control characters: "
+                                                     "it is part of the record's API address."))
         elif key in first_seen:
-            report.add_error(line, key_field.name, f"Duplicate key: also on line {first_seen[key]}.")
+            report.add_error(line, key_field.name,
+                             _("Duplicate key: also on line %(line)d.") % {"line": first_seen[key]})
         else:
             first_seen[key] = line
             records[key] = data
@@ -334,8 +338,8 @@ def records_import_csv(*, dataset: Dataset, content: bytes, actor: Any) -> Impor
     _require_clerk(actor, dataset)
     fields = list(dataset.fields.all())
     if sum(f.is_lookup_key for f in fields) != 1:
-        raise PlatformError(ErrorCode.NO_LOOKUP_KEY, "Define the dataset's fields and mark one as the lookup key "
-                                             "before loading records.")
+        raise PlatformError(ErrorCode.NO_LOOKUP_KEY, _("Define the dataset's fields and mark one as the lookup key "
+                                                       "before loading records."))
     report = ImportReport()
     records = _parse_csv(content, fields, report)
     if not report.ok:
@@ -360,8 +364,8 @@ def _records_write(*, dataset: Dataset, records: dict[str, dict[str, Any]], repo
     try:
         Record.objects.bulk_create(to_create, batch_size=1000)
     except IntegrityError as exc:  # another import added one of these keys meanwhile; all is rolled back
-        raise PlatformError(ErrorCode.CONFLICT, "Another import changed these records at the same time; nothing was "
-                                        "loaded. Upload the file again.") from exc
+        raise PlatformError(ErrorCode.CONFLICT, _("Another import changed these records at the same time; nothing "
+                                                  "was loaded. Upload the file again.")) from exc
     Record.objects.bulk_update(to_update, ["data", "version", "updated_at", "deleted_at"], batch_size=1000)
     report.created, report.updated = len(to_create), len(to_update)
     event_record(actor=Actor.for_user(actor), action=EventType.RECORDS_IMPORTED,
