@@ -30,7 +30,7 @@ lint: install
 
 # Regenerate the committed OpenAPI schema after changing the API.
 schema: install
-	$(PY) manage.py spectacular --file docs/openapi.yaml --validate
+	$(PY) manage.py spectacular --file docs/openapi.yaml --validate --lang en
 
 # Regenerate every generated document: the OpenAPI schema and the audit event types.
 docs: schema

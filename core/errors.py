@@ -5,13 +5,16 @@ stable machine ``code`` (an English identifier that never changes with the langu
 status that code always has, and a ``message`` in the caller's language that says what to fix.
 """
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.utils.functional import Promise
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
@@ -76,6 +79,9 @@ class ErrorCode(StrEnum):
     RECORD_NOT_FOUND = "record_not_found", 404, _("No record has this key.")
     # --- Method (405) ---
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("This address does not accept this HTTP method.")
+    # --- Accept header (406) ---
+    NOT_ACCEPTABLE = "not_acceptable", 406, _("The API answers in JSON only: send Accept: application/json, "
+                                                          "or no Accept header.")
     # --- Conflict (409) ---
     CONFLICT = "conflict", 409, _("Someone else changed this at the same time; nothing was saved. Try again.")
     NOT_DRAFT = "not_draft", 409, _("Only a draft can be published.")
@@ -109,14 +115,20 @@ class PlatformError(Exception):
         return {"error": {"code": str(self.code), "message": self.message, "detail": self.detail}}
 
 
-def validation_error(exc: ValidationError) -> PlatformError:
-    """Django's ValidationError as our 400: the messages joined, the per-field messages as the detail."""
+def validation_error(exc: ValidationError, *, code: ErrorCode = ErrorCode.INVALID_INPUT) -> PlatformError:
+    """Django's ValidationError as ours: the messages joined, the per-field messages as the detail.
+
+    The one conversion: the exception handler uses it for any ValidationError that reaches it, and a
+    service that knows a more precise code (``bad_purpose_code``) passes it here instead of converting
+    by hand.
+    """
     detail = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    return PlatformError(ErrorCode.INVALID_INPUT, " ".join(exc.messages), detail=detail)
+    return PlatformError(code, " ".join(exc.messages), detail=detail)
 
 
 _DRF_CODES = {
     drf_exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    drf_exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
     drf_exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     drf_exceptions.NotFound: ErrorCode.NOT_FOUND,
     drf_exceptions.PermissionDenied: ErrorCode.FORBIDDEN,
@@ -134,7 +146,64 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, drf_exceptions.APIException):
         code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), ErrorCode.INVALID_INPUT)
         detail = exc.detail if not isinstance(exc.detail, str) else None
-        exc = PlatformError(code, str(exc.detail) if detail is None else None, detail=detail)
+        # DRF's own words when they say something particular ('Method "POST" not allowed.'); our table's,
+        # which say what to fix, instead of DRF's generic default.
+        particular = detail is None and str(exc.detail) != str(exc.default_detail)
+        exc = PlatformError(code, str(exc.detail) if particular else None, detail=detail)
     if isinstance(exc, PlatformError):
         return Response(exc.as_dict(), status=exc.status)
     return None  # unexpected: Django's 500 handling, logged
+
+
+# --- The OpenAPI schema: each operation lists the codes it can return, and one component lists them all ---
+
+
+def _error_body_schema(codes: list[ErrorCode]) -> dict[str, Any]:
+    """The error body with ``code`` narrowed to these codes (each is one of the ``ErrorCode`` component's)."""
+    return {
+        "type": "object",
+        "properties": {"error": {
+            "type": "object",
+            "properties": {"code": {"type": "string", "enum": [code.value for code in codes]},
+                           "message": {"type": "string"},
+                           "detail": {"nullable": True}},
+            "required": ["code", "message", "detail"],
+        }},
+        "required": ["error"],
+    }
+
+
+def _codes_described(codes: list[ErrorCode]) -> Promise:
+    """A Markdown list of the codes and their default messages, translated when the schema is rendered."""
+    template = "\n".join(f"- `{code.value}`: {{}}" for code in codes)
+    return format_lazy(template, *(code.default_message for code in codes))
+
+
+def error_responses(codes: Iterable[ErrorCode]) -> dict[int, OpenApiResponse]:
+    """The error part of an operation's ``extend_schema(responses=...)``, built from the codes its view declares.
+
+    One response per HTTP status: its description lists the codes with their default messages, and its
+    error body's ``code`` is an enum of exactly those codes.
+    """
+    by_status: dict[int, list[ErrorCode]] = {}
+    for code in dict.fromkeys(codes):
+        by_status.setdefault(code.status, []).append(code)
+    return {status: OpenApiResponse(_error_body_schema(members), description=_codes_described(members))
+            for status, members in sorted(by_status.items())}
+
+
+def schema_add_error_codes(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the ``ErrorCode`` component, the whole table with each code's
+    HTTP status (also as ``x-status``, for tools) and default message, in the schema's language."""
+    rows = "\n".join(f"| `{code.value}` | {code.status} | {code.default_message} |" for code in ErrorCode)
+    component = {
+        "type": "string",
+        "enum": [code.value for code in ErrorCode],
+        "description": "{}\n\n| code | HTTP status | message |\n|---|---|---|\n{}".format(
+            _("Every error code the platform gives. Each code always comes with the same HTTP status."), rows),
+        "x-status": {code.value: code.status for code in ErrorCode},
+    }
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["ErrorCode"] = component
+    result["components"]["schemas"] = dict(sorted(schemas.items()))
+    return result

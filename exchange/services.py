@@ -13,13 +13,16 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from audit.events import EventType
 from audit.models import AuditEvent, Outcome
 from audit.services import Actor, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
 from catalog.selectors import dataset_get_published, record_get
-from core.errors import ErrorCode, PlatformError
+from core.errors import ErrorCode, PlatformError, validation_error
 from core.keys import platform_key
 from registry.httpsig import SignatureRefused, request_verify, signature_digest
 from registry.models import Role, System
@@ -33,8 +36,9 @@ def _field_names_check(dataset: Dataset, names: list[str]) -> None:
     known = {f.name for f in dataset.fields.all()}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise PlatformError(ErrorCode.UNKNOWN_FIELD, f"{dataset.identifier} has no field(s) {', '.join(unknown)}; "
-                                             f"its fields are {', '.join(sorted(known))}.")
+        raise PlatformError(ErrorCode.UNKNOWN_FIELD, _("%(dataset)s has no field(s) %(unknown)s; its fields are "
+                                                       "%(known)s.") % {
+            "dataset": dataset.identifier, "unknown": ", ".join(unknown), "known": ", ".join(sorted(known))})
 
 
 def access_request_file(
@@ -51,28 +55,33 @@ def access_request_file(
 ) -> AccessRequest:
     """A clerk asks, for one of their department's systems, to read some fields of a dataset."""
     if not has_role(actor, CLERK_ROLES, consumer.department_id):
-        raise PlatformError(ErrorCode.FORBIDDEN, f"Only clerks of {consumer.department} may file requests for "
-                                         f"{consumer.code}.")
+        raise PlatformError(ErrorCode.FORBIDDEN, _("Only clerks of %(department)s may file requests for "
+                                                   "%(system)s.") % {
+            "department": consumer.department, "system": consumer.code})
     if not consumer.active:
-        raise PlatformError(ErrorCode.CONSUMER_INACTIVE, f"{consumer.code} is deactivated.")
+        raise PlatformError(ErrorCode.CONSUMER_INACTIVE, _("%(system)s is deactivated.") % {"system": consumer.code})
     if dataset.status != DatasetStatus.PUBLISHED:
-        raise PlatformError(ErrorCode.NOT_PUBLISHED, f"{dataset.identifier} is not published.")
+        raise PlatformError(ErrorCode.NOT_PUBLISHED, _("%(dataset)s is not published.") % {
+            "dataset": dataset.identifier})
     if dataset.tier == Tier.NOT_SHARED:
-        raise PlatformError(ErrorCode.NOT_SHARED, f"{dataset.identifier} is not shared ({dataset.legal_basis}).")
+        raise PlatformError(ErrorCode.NOT_SHARED, _("%(dataset)s is not shared (%(legal_basis)s).") % {
+            "dataset": dataset.identifier, "legal_basis": dataset.legal_basis})
     if dataset.tier == Tier.OPEN:
-        raise PlatformError(ErrorCode.OPEN_DATASET, f"{dataset.identifier} is open data; it needs no request.")
+        raise PlatformError(ErrorCode.OPEN_DATASET, _("%(dataset)s is open data; it needs no request.") % {
+            "dataset": dataset.identifier})
     names = list(dict.fromkeys(fields))
     if not names:
-        raise PlatformError(ErrorCode.NO_FIELDS, "Choose at least one field.")
+        raise PlatformError(ErrorCode.NO_FIELDS)
     _field_names_check(dataset, names)
     try:
         purpose_code_validator(purpose_code)
     except ValidationError as exc:
-        raise PlatformError(ErrorCode.BAD_PURPOSE_CODE, exc.messages[0]) from exc
+        raise validation_error(exc, code=ErrorCode.BAD_PURPOSE_CODE) from exc
     if not purpose.strip() or not legal_basis.strip():
-        raise PlatformError(ErrorCode.PURPOSE_REQUIRED, "State the purpose and the legal basis.")
+        raise PlatformError(ErrorCode.PURPOSE_REQUIRED)
     if not 1 <= duration_days <= MAX_GRANT_DAYS:
-        raise PlatformError(ErrorCode.BAD_DURATION, f"The duration is 1 to {MAX_GRANT_DAYS} days.")
+        raise PlatformError(ErrorCode.BAD_DURATION, _("The duration is 1 to %(max)d days.") % {
+            "max": MAX_GRANT_DAYS})
     with transaction.atomic():
         request = AccessRequest.objects.create(
             consumer=consumer, dataset=dataset, fields=names, purpose_code=purpose_code, purpose=purpose,
@@ -85,25 +94,33 @@ def access_request_file(
     return request
 
 
+_ALREADY_DECIDED: dict[str, Promise] = {
+    RequestState.APPROVED: gettext_lazy("This request is already approved."),
+    RequestState.REJECTED: gettext_lazy("This request is already rejected."),
+}
+
+
 def access_request_decide(*, access_request: AccessRequest, approver: Any, approve: bool, reason: str) -> AccessRequest:
     """An approver of the dataset's department approves (creating a grant) or rejects, with a reason."""
     dataset = access_request.dataset
     if not has_role(approver, [Role.APPROVER], dataset.owner_id):
-        raise PlatformError(ErrorCode.FORBIDDEN, f"Only approvers of {dataset.owner} may decide requests for "
-                                         f"{dataset.identifier}.")
+        raise PlatformError(ErrorCode.FORBIDDEN, _("Only approvers of %(department)s may decide requests for "
+                                                   "%(dataset)s.") % {
+            "department": dataset.owner, "dataset": dataset.identifier})
     if access_request.filed_by_id == approver.pk:
-        raise PlatformError(ErrorCode.OWN_REQUEST, "Separation of duties: nobody decides a request they filed.")
+        raise PlatformError(ErrorCode.OWN_REQUEST)
     if not approve and not reason.strip():
-        raise PlatformError(ErrorCode.REASON_REQUIRED, "A rejection must state its reason.")
+        raise PlatformError(ErrorCode.REASON_REQUIRED)
     with transaction.atomic():
         request = AccessRequest.objects.select_for_update().get(pk=access_request.pk)
         if request.state != RequestState.SUBMITTED:
-            raise PlatformError(ErrorCode.ALREADY_DECIDED, f"This request is already {request.state}.")
+            raise PlatformError(ErrorCode.ALREADY_DECIDED, _ALREADY_DECIDED.get(request.state))
         now = timezone.now()
         grant = None
         if approve:
             if dataset.status != DatasetStatus.PUBLISHED:
-                raise PlatformError(ErrorCode.NO_LONGER_PUBLISHED, f"{dataset.identifier} is no longer published.")
+                raise PlatformError(ErrorCode.NO_LONGER_PUBLISHED, _("%(dataset)s is no longer published.") % {
+                    "dataset": dataset.identifier})
             _field_names_check(dataset, request.fields)
             grant = Grant.objects.create(
                 access_request=request, consumer=request.consumer, dataset=dataset,
@@ -157,20 +174,23 @@ def _grant_choose(grants: list[Grant], *, grant_id: int | None, fields: list[str
     if grant_id is not None:
         named = [g for g in grants if g.pk == grant_id]
         return named[0] if named else PlatformError(
-            ErrorCode.NO_GRANT, f"Grant {grant_id} is not one of yours in force for this dataset.")
+            ErrorCode.NO_GRANT, _("Grant %(grant)s is not one of yours in force for this dataset.") % {
+                "grant": grant_id})
     if fields is not None:
         covering = [g for g in grants if set(fields) <= set(g.allowed_fields)]
         if covering:
             return covering[0]
         allowed = sorted({name for g in grants for name in g.allowed_fields})
         missing = [name for name in fields if name not in allowed]
-        return PlatformError(ErrorCode.FIELD_NOT_GRANTED, f"No grant covers {', '.join(missing or fields)}"
-                             f"{' together' if not missing else ''}; your grants allow {', '.join(allowed)}.")
+        message = (_("No grant covers %(fields)s; your grants allow %(allowed)s.") if missing else
+                   _("No grant covers %(fields)s together; your grants allow %(allowed)s."))
+        return PlatformError(ErrorCode.FIELD_NOT_GRANTED, message % {
+            "fields": ", ".join(missing or fields), "allowed": ", ".join(allowed)})
     if len(grants) > 1:
         options = "; ".join(f"grant={g.pk} ({g.purpose_code}: {', '.join(g.allowed_fields)})" for g in grants)
-        return PlatformError(ErrorCode.SEVERAL_GRANTS, f"You hold several grants for this dataset, each for its own "
-                                               f"purpose; name one with ?grant= or the fields with ?fields=. "
-                                               f"{options}")
+        return PlatformError(ErrorCode.SEVERAL_GRANTS, _(
+            "You hold several grants for this dataset, each for its own purpose; name one with ?grant= or the "
+            "fields with ?fields=. %(grants)s") % {"grants": options})
     return grants[0]
 
 
@@ -206,31 +226,33 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
         "request_digest": verified.signature_digest, "detail": {"keyid": verified.key.key_id},
     }
 
-    def refuse(code: ErrorCode, message: str, **extra: Any) -> ExchangeRefused:
+    def refuse(code: ErrorCode, message: str | None = None, **extra: Any) -> ExchangeRefused:
         event = _audit_or_fail_closed(outcome=Outcome.REFUSED, reason=code, **audit_context, **extra)
         return ExchangeRefused(PlatformError(code, message), event=event)
 
     if not all(value.isprintable() for value in [dataset_identifier, key, *(fields or [])]):
-        raise refuse(ErrorCode.INVALID_CHARACTERS, "The dataset id, the key and the field names may not contain "
-                                           "control characters.")
+        raise refuse(ErrorCode.INVALID_CHARACTERS)
     if grant is not None and not (grant.isascii() and grant.isdigit() and len(grant) < 19):
-        raise refuse(ErrorCode.BAD_GRANT, "grant is the id of one of your grants (a whole number).")
+        raise refuse(ErrorCode.BAD_GRANT)
     grant_id = int(grant) if grant is not None else None
     dataset = dataset_get_published(identifier=dataset_identifier)
     if dataset is None:
-        raise refuse(ErrorCode.DATASET_NOT_FOUND, f"No published dataset is called '{dataset_identifier[:100]}'.")
+        raise refuse(ErrorCode.DATASET_NOT_FOUND, _("No published dataset is called '%(dataset)s'.") % {
+            "dataset": dataset_identifier[:100]})
     schema = {f.name: f for f in dataset.fields.all()}
     key_field = next(f for f in schema.values() if f.is_lookup_key)
     subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
     audit_context["subjects"] = subjects
     grants = grants_active(consumer=system, dataset=dataset, at=timezone.now())
     if not grants:
-        raise refuse(ErrorCode.NO_GRANT, f"{system.code} holds no grant in force for {dataset.identifier}; "
-                                         "file an access request in the admin.")
+        raise refuse(ErrorCode.NO_GRANT, _("%(system)s holds no grant in force for %(dataset)s; file an access "
+                                           "request in the admin.") % {
+            "system": system.code, "dataset": dataset.identifier})
     requested = list(dict.fromkeys(fields)) if fields is not None else None
     unknown = [name for name in requested or [] if name not in schema]
     if unknown:
-        raise refuse(ErrorCode.UNKNOWN_FIELD, f"{dataset.identifier} has no field(s) {', '.join(unknown)}.")
+        raise refuse(ErrorCode.UNKNOWN_FIELD, _("%(dataset)s has no field(s) %(unknown)s.") % {
+            "dataset": dataset.identifier, "unknown": ", ".join(unknown)})
     chosen = _grant_choose(grants, grant_id=grant_id, fields=requested)
     if isinstance(chosen, PlatformError):
         raise refuse(chosen.code, chosen.message)
@@ -238,12 +260,12 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     if requested is None:
         requested = list(chosen.allowed_fields)
     elif not_granted := [name for name in requested if name not in chosen.allowed_fields]:
-        raise refuse(ErrorCode.FIELD_NOT_GRANTED,
-                     f"Grant {chosen.pk} does not cover {', '.join(not_granted)}; it allows "
-                                          f"{', '.join(chosen.allowed_fields)}.")
+        raise refuse(ErrorCode.FIELD_NOT_GRANTED, _("Grant %(grant)s does not cover %(fields)s; it allows "
+                                                    "%(allowed)s.") % {
+            "grant": chosen.pk, "fields": ", ".join(not_granted), "allowed": ", ".join(chosen.allowed_fields)})
     record = record_get(dataset=dataset, key=key)
     if record is None:
-        raise refuse(ErrorCode.RECORD_NOT_FOUND, "No record has this key.")
+        raise refuse(ErrorCode.RECORD_NOT_FOUND)
     values = {name: record.data.get(name) for name in requested}
     for name, value in values.items():
         if schema[name].is_subject_identifier and value is not None and name != key_field.name:

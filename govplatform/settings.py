@@ -11,6 +11,8 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -19,16 +21,43 @@ def env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def envbool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
+    """A yes/no switch. Anything but a clear spelling stops startup: a misspelt security switch must
+    not quietly mean "off"."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={os.environ[name]!r} is not a yes/no value; use one of {', '.join(_TRUE)} or "
+        f"{', '.join(_FALSE)} (any case), or leave it empty for the default ({'on' if default else 'off'})."
+    )
 
 
 def envint(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={os.environ[name]!r} is not a whole number; set it to one, e.g. {default}, "
+            "or leave it empty for that default."
+        ) from None
+
+
+def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}.")
+    return value
 
 
 def envlist(name: str, default: str) -> list[str]:
@@ -36,11 +65,19 @@ def envlist(name: str, default: str) -> list[str]:
 
 
 def env_secret(name: str) -> str:
-    """A secret from ``NAME`` or from the file named by ``NAME_FILE``."""
+    """A secret from ``NAME`` or from the file named by ``NAME_FILE``; a named file must be readable."""
     if os.environ.get(name):
         return os.environ[name]
     path = os.environ.get(f"{name}_FILE")
-    return Path(path).read_text().strip() if path else ""
+    if not path:
+        return ""
+    try:
+        secret = Path(path).read_text().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc.strerror or exc}.") from None
+    if not secret:
+        raise ImproperlyConfigured(f"{name}_FILE={path!r} is empty.")
+    return secret
 
 
 # Git-ignored folder for the embedded database, generated keys and the local secret.
@@ -48,10 +85,13 @@ DATA_DIR = Path(env("PLATFORM_DATA_DIR", str(BASE_DIR / "data")))
 
 
 def _local_secret(path: Path) -> str:
-    """A secret kept in the data folder, made once. Production sets SECRET_KEY instead."""
+    """A secret kept in the data folder (mode 0600), made once. Production sets the variable instead."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process starting at the same moment made it: use theirs
+            return path.read_text().strip()
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_urlsafe(50))
     return path.read_text().strip()
@@ -171,7 +211,7 @@ CELERY_BEAT_SCHEDULE = {
     "audit-sequence": {"task": "audit.log_sequence", "schedule": envint("AUDIT_SEQUENCE_INTERVAL", 10)},
     "nonce-purge": {"task": "registry.nonce_purge", "schedule": 3600},
 }
-NONCE_STORE = env("NONCE_STORE", "redis" if REDIS_URL else "database")
+NONCE_STORE = envchoice("NONCE_STORE", "redis" if REDIS_URL else "database", ("redis", "database"))
 
 # --- The platform's own Ed25519 key: signs exchange responses and audit checkpoints ---
 PLATFORM_SIGNING_KEY_FILE = Path(env("PLATFORM_SIGNING_KEY_FILE", str(DATA_DIR / "platform-signing-key.pem")))
@@ -182,8 +222,10 @@ SIGNATURE_CLOCK_SKEW_SECONDS = envint("SIGNATURE_CLOCK_SKEW_SECONDS", 30)
 
 # --- Audit log ---
 AUDIT_LOG_ORIGIN = env("AUDIT_LOG_ORIGIN", "govplatform.example/audit")
-# Key for the keyed hashes of subject identifiers (citizen/company ids) kept in audit events.
-AUDIT_SUBJECT_HASH_KEY = env_secret("AUDIT_SUBJECT_HASH_KEY") or SECRET_KEY
+# Key for the keyed hashes of subject identifiers (citizen/company ids) kept in audit events. Its own
+# secret, never derived from SECRET_KEY: rotating Django's secret must not make the hashes incomparable,
+# and knowing one must not give the other. Never rotate it.
+AUDIT_SUBJECT_HASH_KEY = env_secret("AUDIT_SUBJECT_HASH_KEY") or _local_secret(DATA_DIR / "subject_hash_key")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -197,13 +239,16 @@ REST_FRAMEWORK = {
 }
 
 SPECTACULAR_SETTINGS = {
-    "TITLE": "Government data-sharing platform: exchange API",
-    "DESCRIPTION": (
+    "TITLE": _("Government data-sharing platform: exchange API"),
+    "DESCRIPTION": _(
         "Signed record exchange between departments. Every request is signed per RFC 9421 with the "
         "calling system's Ed25519 key, covering `@method`, `@target-uri` and the parameters `created`, "
         "`expires`, `keyid`, `nonce` (and `content-digest` when there is a body). Every response is "
         "signed by the platform key, covering `@status`, `content-digest`, the audit receipt headers "
-        "and the request's signature (`;req`). Errors are `{\"error\": {\"code\", \"message\", \"detail\"}}`."
+        "and the request's signature (`;req`). Errors are `{\"error\": {\"code\", \"message\", \"detail\"}}`: "
+        "each operation lists the codes it can return, the `ErrorCode` schema lists them all with their "
+        "HTTP status. `code` is a stable English identifier; `message` follows Accept-Language "
+        "(Simplified Chinese by default, or English)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -216,11 +261,12 @@ SPECTACULAR_SETTINGS = {
                 "type": "apiKey",
                 "in": "header",
                 "name": "Signature",
-                "description": "RFC 9421 HTTP Message Signature (Ed25519) with its Signature-Input header.",
+                "description": _("RFC 9421 HTTP Message Signature (Ed25519) with its Signature-Input header."),
             }
         }
     },
     "SECURITY": [{"httpMessageSignature": []}],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "core.errors.schema_add_error_codes"],
 }
 
 LOGGING = {

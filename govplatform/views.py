@@ -5,15 +5,16 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from django.views import defaults
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.errors import ErrorCode, PlatformError
+from core.errors import ErrorCode, PlatformError, error_responses
 from core.keys import platform_key
 from registry.nonces import redis_client
 
@@ -44,14 +45,21 @@ def _check_signing_key() -> str:
         return "error: unreadable"
 
 
+_HEALTH = inline_serializer("Health", {"status": serializers.CharField(),
+                                      "checks": serializers.DictField(child=serializers.CharField())})
+
+
 class HealthApi(APIView):
     permission_classes = [AllowAny]
+    # A failing check is a 503 with the Health body, not an error; /healthz is outside /api/, so an
+    # unexpected failure gets Django's own 500 page. Only content negotiation answers with an error body.
+    error_codes = (ErrorCode.NOT_ACCEPTABLE,)
 
     @extend_schema(
-        summary="Health of the database, the broker and the signing key",
-        responses={(code, "application/json"): inline_serializer("Health", {
-            "status": serializers.CharField(), "checks": serializers.DictField(child=serializers.CharField())})
-            for code in (200, 503)},
+        summary=_("Health of the database, the broker and the signing key"),
+        description=_("200 when every check is ok, 503 (same body) when any is not. The check values are "
+                      "machine-readable and not translated."),
+        responses={200: _HEALTH, 503: _HEALTH, **error_responses(error_codes)},
         auth=[],
     )
     def get(self, request: Request) -> Response:
@@ -67,13 +75,14 @@ class HealthApi(APIView):
 
 class PlatformKeyApi(APIView):
     permission_classes = [AllowAny]
+    error_codes = (ErrorCode.NOT_ACCEPTABLE, ErrorCode.INTERNAL_ERROR, ErrorCode.SIGNING_KEY_UNAVAILABLE)
 
     @extend_schema(
-        summary="The platform's public key (pin it out of band; this copy is for convenience)",
+        summary=_("The platform's public key (pin it out of band; this copy is for convenience)"),
         responses={200: inline_serializer("PlatformKey", {"key_id": serializers.CharField(),
                                                           "algorithm": serializers.CharField(),
                                                           "public_key_pem": serializers.CharField()}),
-                   503: OpenApiResponse(description="The signing key cannot be read (error JSON).")},
+                   **error_responses(error_codes)},
         auth=[],
     )
     def get(self, request: Request) -> Response:
@@ -85,16 +94,20 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def _json_error(code: ErrorCode) -> JsonResponse:
+    """The API's error shape, its message in the request's language (LocaleMiddleware has activated it)."""
+    error = PlatformError(code)
+    return JsonResponse(error.as_dict(), status=error.status, json_dumps_params={"ensure_ascii": False})
+
+
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     """API clients get the JSON error shape; people get Django's page."""
     if _is_api(request):
-        error = PlatformError(ErrorCode.NOT_FOUND)
-        return JsonResponse(error.as_dict(), status=error.status)
+        return _json_error(ErrorCode.NOT_FOUND)
     return defaults.page_not_found(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
-        error = PlatformError(ErrorCode.INTERNAL_ERROR)
-        return JsonResponse(error.as_dict(), status=error.status)
+        return _json_error(ErrorCode.INTERNAL_ERROR)
     return defaults.server_error(request)

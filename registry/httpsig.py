@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from http_message_signatures import (
     HTTPMessageSignaturesException,
     HTTPMessageSigner,
@@ -127,8 +128,7 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
     """Verify the request's signature under our policy and claim its nonce; raise SignatureRefused."""
     digest = signature_digest(request)
     if "Signature-Input" not in request.headers or "Signature" not in request.headers:
-        raise SignatureRefused(ErrorCode.SIGNATURE_MISSING,
-        )
+        raise SignatureRefused(ErrorCode.SIGNATURE_MISSING)
     max_age = dt.timedelta(seconds=settings.SIGNATURE_MAX_AGE_SECONDS)
     resolver = _SystemKeyResolver(timezone.now())
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
@@ -148,28 +148,31 @@ def request_verify(request: HttpRequest) -> VerifiedRequest:
         if isinstance(cause, _KeyRefused):
             raise refused(cause.code) from exc
         if isinstance(cause, DatabaseError):
-            raise PlatformError(ErrorCode.UNAVAILABLE, "The key registry cannot be read; retry later.") from exc
-        raise refused(ErrorCode.SIGNATURE_INVALID, f"The request signature was not accepted: {exc}") from exc
+            raise PlatformError(ErrorCode.UNAVAILABLE) from exc
+        # The library's reason is technical and stays in English; the sentence around it is translated.
+        raise refused(ErrorCode.SIGNATURE_INVALID, _("The request signature was not accepted: %(reason)s") % {
+            "reason": exc}) from exc
 
     result = results[0]
     missing = [name for name in REQUIRED_PARAMETERS if name not in result.parameters]
     if missing:
         raise refused(ErrorCode.SIGNATURE_PARAMETERS_MISSING,
-                      f"The signature must carry the parameters {', '.join(REQUIRED_PARAMETERS)}; "
-                      f"missing: {', '.join(missing)}.")
+                      _("The signature must carry the parameters %(required)s; missing: %(missing)s.") % {
+                          "required": ", ".join(REQUIRED_PARAMETERS), "missing": ", ".join(missing)})
     lifetime = int(result.parameters["expires"]) - int(result.parameters["created"])
     if lifetime > settings.SIGNATURE_MAX_AGE_SECONDS:
         raise refused(ErrorCode.SIGNATURE_LIFETIME_TOO_LONG,
-                      f"expires may be at most {settings.SIGNATURE_MAX_AGE_SECONDS} seconds after created.")
+                      _("expires may be at most %(seconds)d seconds after created.") % {
+                          "seconds": settings.SIGNATURE_MAX_AGE_SECONDS})
     nonce = str(result.parameters["nonce"])
     if not (NONCE_MIN <= len(nonce) <= NONCE_MAX and nonce.isprintable()):
-        raise refused(ErrorCode.NONCE_INVALID, f"The nonce must be {NONCE_MIN}-{NONCE_MAX} printable characters, "
-                                       "fresh and random for every request.")
+        raise refused(ErrorCode.NONCE_INVALID, _("The nonce must be %(min)d-%(max)d printable characters, fresh "
+                                                 "and random for every request.") % {
+            "min": NONCE_MIN, "max": NONCE_MAX})
     assert resolver.key is not None
     ttl = settings.SIGNATURE_MAX_AGE_SECONDS + 2 * settings.SIGNATURE_CLOCK_SKEW_SECONDS
     if not nonce_claim(key_id=resolver.key.key_id, nonce=nonce, ttl_seconds=ttl):
-        raise refused(ErrorCode.REPLAYED, "This signature's nonce was already used: a replay. "
-                                  "Sign every request afresh with a new nonce.")
+        raise refused(ErrorCode.REPLAYED)
     return VerifiedRequest(key=resolver.key, label=result.label, nonce=nonce, signature_digest=digest)
 
 

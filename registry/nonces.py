@@ -40,8 +40,7 @@ def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int) -> bool:
             nonces_purge()
         return True
     except (redis.RedisError, DatabaseError) as exc:
-        raise PlatformError(ErrorCode.NONCE_STORE_UNAVAILABLE, "The replay-protection store cannot be written; the "
-                                                       "request was refused. Retry later.") from exc
+        raise PlatformError(ErrorCode.NONCE_STORE_UNAVAILABLE) from exc
 
 
 def nonces_purge() -> int:

@@ -9,7 +9,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.test import Client
+from django.urls import resolve
 
+from core.errors import ErrorCode
 from core.keys import key_id_for, platform_key, public_key_pem
 from core.logging import RedactRecordKeys
 from registry.nonces import redis_client
@@ -76,6 +78,14 @@ def test_the_platform_key_endpoint_is_503_without_the_signing_key(settings: Any,
     response = client.get("/api/v1/platform-key")
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "signing_key_unavailable"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/api/v1/platform-key"])
+def test_an_accept_header_without_json_is_the_declared_406(path: str, client: Client) -> None:
+    response = client.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json()["error"]["code"] == "not_acceptable"
+    assert ErrorCode.NOT_ACCEPTABLE in resolve(path).func.view_class.error_codes  # type: ignore[attr-defined]
 
 
 def log_record(msg: str, *args: Any) -> logging.LogRecord:

@@ -5,12 +5,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from audit.models import AuditEvent
 from audit.services import subject_hash
+from core.errors import ErrorCode
 from core.keys import platform_key
 from exchange import client as consumer
+from exchange.views import RecordReadApi
 from registry.models import SystemKey
 from tests.conftest import POLICE_KEY_ID, RECORD_KEY, audit_inserts_refused, record_path, signed_headers
 
@@ -27,6 +29,7 @@ def assert_refused(response: Any, status: int, code: str) -> AuditEvent:
     body = response.json()
     assert body["error"]["code"] == code
     assert body["error"]["message"]
+    assert code in RecordReadApi.error_codes, "declare it: the OpenAPI schema lists the codes from there"
     assert "fields" not in body
     event = AuditEvent.objects.get(uid=response["Audit-Event"])
     assert (event.action, event.outcome, event.reason) == ("record.read", "refused", code)
@@ -252,3 +255,54 @@ def test_a_named_grant_is_read_under(signed_get: Any, police_key: SystemKey, pol
 def test_a_grant_that_is_not_yours_or_not_a_number_is_refused(grant: str, status: int, code: str, signed_get: Any,
                                                               police_key: SystemKey, police_grant: Any) -> None:
     assert_refused(signed_get(record_path(query=f"grant={grant}")), status, code)
+
+
+def test_a_read_costs_a_fixed_number_of_queries(signed_get: Any, police_key: SystemKey, police_grant: Any,
+                                                django_assert_num_queries: Any) -> None:
+    # Expect 11 queries: the key with its system and department; the nonce claim (savepoint, insert,
+    # release); the published dataset; its fields; the grants in force; the record; the audit event
+    # (savepoint, insert, release). Translating the messages costs none.
+    with django_assert_num_queries(11):
+        response = signed_get(record_path())
+    assert response.status_code == 200
+
+
+# --- Languages: the message follows Accept-Language, the code never does ----------------------------------
+
+
+def test_an_error_message_follows_accept_language_and_its_code_does_not(
+        client: Any, police_key: SystemKey, police_grant: Any, platform_language: str) -> None:
+    answers = [(language, client.get(record_path(), HTTP_ACCEPT_LANGUAGE=language)) for language in ("en", "zh-hans")]
+    answers.append((platform_language, client.get(record_path())))  # no Accept-Language: the platform's default
+    assert platform_language == "zh-hans"
+    for language, response in answers:
+        assert_refused(response, 401, "signature_missing")
+        assert response["Content-Language"] == language
+        assert "Accept-Language" in response["Vary"]
+        with translation.override(language):
+            assert response.json()["error"]["message"] == str(ErrorCode.SIGNATURE_MISSING.default_message)
+
+
+def test_a_refusal_in_its_own_words_is_translated_with_its_details_filled_in(
+        signed_get: Any, police_private_key: Ed25519PrivateKey, police_key: SystemKey, police_grant: Any) -> None:
+    path = record_path(query="fields=vaccine,full_name")
+    for language in ("en", "zh-hans"):
+        headers = {**signed_headers(f"http://testserver{path}", police_private_key), "Accept-Language": language}
+        response = signed_get(path, headers=headers)
+        assert_refused(response, 403, "field_not_granted")
+        assert response["Content-Language"] == language
+        with translation.override(language):
+            expected = translation.gettext("No grant covers %(fields)s; your grants allow %(allowed)s.") % {
+                "fields": "full_name", "allowed": "dose_date, vaccine"}
+        assert response.json()["error"]["message"] == expected
+
+
+def test_an_accept_header_without_json_is_a_signed_406(client: Any, police_key: SystemKey,
+                                                       police_grant: Any) -> None:
+    response = client.get(record_path(), HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert response.json() == {"error": {"code": "not_acceptable", "detail": None,
+                                         "message": str(ErrorCode.NOT_ACCEPTABLE.default_message)}}
+    assert ErrorCode.NOT_ACCEPTABLE in RecordReadApi.error_codes
+    assert_signed_by_platform(response)
+    assert not AuditEvent.objects.exists()  # refused by content negotiation, before the read was asked

@@ -44,7 +44,7 @@ DEPARTMENTS = [  # code, name (the names a Chinese city's departments go by)
     ("audit-office", "市审计局"),
     ("data-bureau", "市政务服务和数据管理局"),
 ]
-USERS = [  # username, department code, department roles, platform roles
+USERS: list[tuple[str, str, list[str], list[str]]] = [  # username, department code, roles, platform roles
     ("health-clerk", "health", [Role.CLERK], []),
     ("health-approver", "health", [Role.APPROVER], []),
     ("police-clerk", "police", [Role.CLERK, Role.ADMIN], []),
@@ -107,9 +107,9 @@ class Command(BaseCommand):
             for role in roles:
                 if not Membership.objects.filter(user=user, department=departments[dept], role=role).exists():
                     membership_grant(actor=admin, user=user, department=departments[dept], role=role)
-            for role in platform_roles:
-                if not PlatformRole.objects.filter(user=user, role=role).exists():
-                    platform_role_grant(actor=admin, user=user, role=role)
+            for platform_role in platform_roles:
+                if not PlatformRole.objects.filter(user=user, role=platform_role).exists():
+                    platform_role_grant(actor=admin, user=user, role=platform_role)
 
     def _dataset(self, health: Department, clerk: Any) -> Dataset:
         dataset = Dataset.objects.filter(identifier=DATASET_ID).first()
