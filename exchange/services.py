@@ -25,8 +25,8 @@ from catalog.selectors import dataset_get_published, record_get
 from core.errors import ErrorCode, PlatformError, validation_error
 from core.keys import platform_key
 from registry.httpsig import SignatureRefused, request_verify, signature_digest
-from registry.models import Role, System
-from registry.policy import CLERK_ROLES, has_role
+from registry.models import System
+from registry.policy import Perm, require
 
 from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
 from .selectors import grants_active
@@ -54,10 +54,9 @@ def access_request_file(
     duration_days: int = 365,
 ) -> AccessRequest:
     """A clerk asks, for one of their department's systems, to read some fields of a dataset."""
-    if not has_role(actor, CLERK_ROLES, consumer.department_id):
-        raise PlatformError(ErrorCode.FORBIDDEN, _("Only clerks of %(department)s may file requests for "
-                                                   "%(system)s.") % {
-            "department": consumer.department, "system": consumer.code})
+    require(actor, Perm.REQUEST_FILE, AccessRequest(consumer=consumer, dataset=dataset),
+            _("Only clerks of %(department)s may file requests for %(system)s.")
+            % {"department": consumer.department, "system": consumer.code})
     if not consumer.active:
         raise PlatformError(ErrorCode.CONSUMER_INACTIVE, _("%(system)s is deactivated.") % {"system": consumer.code})
     if dataset.status != DatasetStatus.PUBLISHED:
@@ -103,10 +102,9 @@ _ALREADY_DECIDED: dict[str, Promise] = {
 def access_request_decide(*, access_request: AccessRequest, approver: Any, approve: bool, reason: str) -> AccessRequest:
     """An approver of the dataset's department approves (creating a grant) or rejects, with a reason."""
     dataset = access_request.dataset
-    if not has_role(approver, [Role.APPROVER], dataset.owner_id):
-        raise PlatformError(ErrorCode.FORBIDDEN, _("Only approvers of %(department)s may decide requests for "
-                                                   "%(dataset)s.") % {
-            "department": dataset.owner, "dataset": dataset.identifier})
+    require(approver, Perm.REQUEST_DECIDE, access_request,
+            _("Only approvers of %(department)s may decide requests for %(dataset)s.")
+            % {"department": dataset.owner, "dataset": dataset.identifier})
     if access_request.filed_by_id == approver.pk:
         raise PlatformError(ErrorCode.OWN_REQUEST)
     if not approve and not reason.strip():

@@ -66,8 +66,6 @@ def _rule(roles: Iterable[str] = (), paths: Iterable[str] = (), everywhere: Iter
 
 
 CLERKS = (Role.CLERK, Role.ADMIN)  # who acts for a department's datasets, systems, keys and requests
-#: Kept for callers that check roles directly (``has_role``); new code names a Perm.
-CLERK_ROLES = CLERKS
 _STAFF = (Role.CLERK, Role.APPROVER, Role.ADMIN)
 _READERS = (Role.AUDITOR, PlatformRoleName.OPERATOR, PlatformRoleName.DATA_AUTHORITY)
 
@@ -196,18 +194,3 @@ def require(user: Any, perm: Perm, obj: Model | None = None, message: str | None
 def has_any_role(user: Any) -> bool:
     roles = held_roles(user)
     return is_superuser(user) or bool(roles.by_department) or bool(roles.platform)
-
-
-def has_role(user: Any, roles: Iterable[str], department: Department | int | None = None) -> bool:
-    """Whether the user holds one of ``roles`` (in ``department``, if given); superusers pass.
-
-    Prefer ``allows`` with a named Perm; this stays for code that still checks roles directly.
-    """
-    if is_superuser(user):
-        return True
-    wanted = set(roles)
-    held = held_roles(user).by_department
-    if department is None:
-        return any(r & wanted for r in held.values())
-    department_id = department if isinstance(department, int) else department.pk
-    return bool(held.get(department_id, frozenset()) & wanted)
