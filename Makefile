@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install demo test lint schema docs clean-demo
+.PHONY: install demo test lint schema docs messages clean-demo
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ schema: install
 # Regenerate every generated document: the OpenAPI schema and the audit event types.
 docs: schema
 	$(PY) manage.py audit_event_docs
+
+# Extract the interface's strings into the zh_Hans catalogue; translate the new entries, then compile.
+messages: install
+	$(PY) manage.py makemessages -l zh_Hans --ignore=.venv --ignore=tests --ignore=staticfiles --ignore=data --ignore=bench
+	$(PY) manage.py compilemessages --ignore=.venv
 
 # Start the demo afresh: drops the embedded database and the demo keys (not the platform key).
 clean-demo:

@@ -13,40 +13,61 @@ from typing import Any
 import orjson
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 LEAF_FORMAT_VERSION = 1
 
 
 class Outcome(models.TextChoices):
-    OK = "ok", "OK"
-    REFUSED = "refused", "Refused"
+    OK = "ok", _("OK")
+    REFUSED = "refused", _("Refused")
 
 
 class AuditEvent(models.Model):
-    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor_type = models.CharField(max_length=16)  # user | system | anonymous
-    actor_id = models.CharField(max_length=150)
-    actor_department = models.CharField(max_length=64, blank=True)
-    action = models.CharField(max_length=64, db_index=True)
-    object_type = models.CharField(max_length=32)
-    object_id = models.CharField(max_length=128, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome.choices)
-    reason = models.CharField(max_length=64, blank=True, help_text="The refusal's error code.")
-    grant_id = models.BigIntegerField(null=True, blank=True)
-    purpose = models.CharField(max_length=200, blank=True)
-    request_digest = models.CharField(max_length=64, blank=True,
-                                      help_text="SHA-256 of the request's Signature header.")
-    subjects = models.JSONField(default=list, blank=True,
-                                help_text="Keyed hashes of the subject identifiers (citizen/company ids) touched.")
-    detail = models.JSONField(default=dict, blank=True)
-    leaf_hash = models.CharField(max_length=64, help_text="RFC 6962 leaf hash of the canonical event, hex.")
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("event id"),
+                           help_text=_("The event's unique id, given to the caller in the Audit-Event header."))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("time"),
+                                      help_text=_("When the event happened."))
+    actor_type = models.CharField(max_length=16, verbose_name=_("actor type"),  # user | system | anonymous
+                                  help_text=_("Who acted: a person (user), a system, or nobody signed in (anonymous)."))
+    actor_id = models.CharField(max_length=150, verbose_name=_("actor"),
+                                help_text=_("The person's user name or the system's code."))
+    actor_department = models.CharField(max_length=64, blank=True, verbose_name=_("actor's department"),
+                                        help_text=_("The code of the department the actor acted for."))
+    action = models.CharField(max_length=64, db_index=True, verbose_name=_("action"),
+                              help_text=_("The kind of event, e.g. record.read; the audit event types say what "
+                                          "each means."))
+    object_type = models.CharField(max_length=32, verbose_name=_("object type"),
+                                   help_text=_("The kind of thing acted on."))
+    object_id = models.CharField(max_length=128, blank=True, verbose_name=_("object id"),
+                                 help_text=_("The id or code of the thing acted on."))
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, verbose_name=_("outcome"),
+                               help_text=_("Whether the action was carried out or refused."))
+    reason = models.CharField(max_length=64, blank=True, verbose_name=_("reason"),
+                              help_text=_("The refusal's error code."))
+    grant_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("grant"),
+                                      help_text=_("The grant under which data was read or that an approval created."))
+    purpose = models.CharField(max_length=200, blank=True, verbose_name=_("purpose code"),
+                               help_text=_("The purpose code the data was requested or read for."))
+    request_digest = models.CharField(max_length=64, blank=True, verbose_name=_("request digest"),
+                                      help_text=_("SHA-256 of the request's Signature header."))
+    subjects = models.JSONField(default=list, blank=True, verbose_name=_("subjects"),
+                                help_text=_("Keyed hashes of the subject identifiers (citizen/company ids) touched."))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"),
+                              help_text=_("The event's own facts; the audit event types list its keys."))
+    leaf_hash = models.CharField(max_length=64, verbose_name=_("leaf hash"),
+                                 help_text=_("RFC 6962 leaf hash of the canonical event, hex."))
 
     class Meta:
         ordering = ["-id"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
 
     def __str__(self) -> str:
-        return f"{self.action} {self.outcome} by {self.actor_type}:{self.actor_id}"
+        return gettext("%(action)s %(outcome)s by %(actor)s") % {
+            "action": self.action, "outcome": self.get_outcome_display(),
+            "actor": f"{self.actor_type}:{self.actor_id}"}
 
     def canonical_leaf(self) -> bytes:
         """The exact bytes this event contributes to the Merkle tree (sorted-key JSON)."""
@@ -71,41 +92,59 @@ class AuditEvent(models.Model):
 class LogLeaf(models.Model):
     """An event's position in the tree, assigned once, in order, by the single sequencer."""
 
-    index = models.BigIntegerField(primary_key=True)
-    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="leaf")
+    index = models.BigIntegerField(primary_key=True, verbose_name=_("leaf index"),
+                                   help_text=_("The event's position in the Merkle tree, from 0."))
+    event = models.OneToOneField(AuditEvent, on_delete=models.PROTECT, related_name="leaf",
+                                 verbose_name=_("audit event"), help_text=_("The event at this position."))
 
     class Meta:
         ordering = ["index"]
+        verbose_name = _("log leaf")
+        verbose_name_plural = _("log leaves")
 
     def __str__(self) -> str:
-        return f"leaf {self.index}"
+        return gettext("leaf %(index)s") % {"index": self.index}
 
 
 class LogState(models.Model):
     """The tree's current size and compact range (one row). Locked by the sequencer."""
 
-    size = models.BigIntegerField(default=0)
-    compact_range = models.JSONField(default=list)
+    size = models.BigIntegerField(default=0, verbose_name=_("tree size"),
+                                  help_text=_("How many events the tree holds."))
+    compact_range = models.JSONField(default=list, verbose_name=_("compact range"),
+                                     help_text=_("The hashes from which the next root is computed."))
+
+    class Meta:
+        verbose_name = _("log state")
+        verbose_name_plural = _("log states")
 
     def __str__(self) -> str:
-        return f"log of {self.size} leaves"
+        return ngettext("log of %(size)s leaf", "log of %(size)s leaves", self.size) % {"size": self.size}
 
 
 class Checkpoint(models.Model):
     """A signed tree head, in the C2SP tlog-checkpoint body format: origin, size, base64 root."""
 
-    origin = models.CharField(max_length=200)
-    tree_size = models.BigIntegerField(unique=True)
-    root_hash = models.CharField(max_length=64)
-    key_id = models.CharField(max_length=128)
-    signature = models.CharField(max_length=128, help_text="Ed25519 over the note body, base64.")
-    created_at = models.DateTimeField(default=timezone.now)
+    origin = models.CharField(max_length=200, verbose_name=_("origin"),
+                              help_text=_("The log's name, the first line of every checkpoint."))
+    tree_size = models.BigIntegerField(unique=True, verbose_name=_("tree size"),
+                                       help_text=_("How many events the tree held when signed."))
+    root_hash = models.CharField(max_length=64, verbose_name=_("root hash"),
+                                 help_text=_("The Merkle tree's root hash at this size, hex."))
+    key_id = models.CharField(max_length=128, verbose_name=_("key id"),
+                              help_text=_("The platform signing key that signed it."))
+    signature = models.CharField(max_length=128, verbose_name=_("signature"),
+                                 help_text=_("Ed25519 over the note body, base64."))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"),
+                                      help_text=_("When the checkpoint was signed."))
 
     class Meta:
         ordering = ["-tree_size"]
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
 
     def __str__(self) -> str:
-        return f"checkpoint {self.tree_size} {self.root_hash[:16]}"
+        return gettext("checkpoint %(size)s %(root)s") % {"size": self.tree_size, "root": self.root_hash[:16]}
 
     def body(self) -> str:
         root = base64.b64encode(bytes.fromhex(self.root_hash)).decode()

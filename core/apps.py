@@ -1,8 +1,9 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     """No models: errors, the platform key, crypto helpers, rendering, logging, and the keygen command."""
 
     name = "core"
-    verbose_name = "Core"
+    verbose_name = _("Core")

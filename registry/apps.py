@@ -1,11 +1,12 @@
 from typing import Any
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RegistryConfig(AppConfig):
     name = "registry"
-    verbose_name = "Registry: departments, people, systems"
+    verbose_name = _("Registry: departments, people, systems")
 
     def ready(self) -> None:
         """Sign-ins happen in Django's own auth code, whose signals are the one way to see them: each
