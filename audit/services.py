@@ -5,6 +5,9 @@ The sequencer (``sequencer.py``) later gives it a leaf index; this module only w
 
 import hashlib
 import hmac
+import logging
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -13,10 +16,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.db import one_statement
+
 from .events import EventType
 from .merkle import leaf_hash
 from .models import AuditEvent, Outcome
 from .tasks import log_sequence_task
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,35 @@ def _check_plain(value: Any, where: str = "detail") -> None:
     raise TypeError(f"audit {where} may hold only str, int, bool, None, lists and dicts, not {type(value)}")
 
 
-def event_record(
+def event_record(*, actor: Actor, action: EventType, **fields: Any) -> AuditEvent:
+    """Append an event of a declared type. Must run inside the transaction of the action it records: both
+    commit or neither. (The fields are those of ``_event_build``.)"""
+    if not connection.in_atomic_block:
+        raise RuntimeError("audit events are recorded inside the action's transaction (transaction.atomic)")
+    event = _event_build(actor=actor, action=action, **fields)
+    event.save(force_insert=True)
+    transaction.on_commit(_wake_sequencer, robust=True)
+    return event
+
+
+def event_append(*, actor: Actor, action: EventType, **fields: Any) -> AuditEvent:
+    """Append an event that is an action of its own (a read, a refusal), committed before this returns.
+
+    In autocommit, one INSERT and no transaction around it (BEGIN and COMMIT would cost two round
+    trips on every signed read); inside a transaction, a savepoint, so a failed append leaves the
+    caller's transaction usable. Either way a DatabaseError reaches the caller, which fails closed.
+    """
+    with one_statement():
+        event = _event_build(actor=actor, action=action, **fields)
+        event.save(force_insert=True)
+    if connection.in_atomic_block:
+        transaction.on_commit(_wake_sequencer, robust=True)
+    else:
+        _wake_sequencer_robustly()
+    return event
+
+
+def _event_build(
     *,
     actor: Actor,
     action: EventType,
@@ -81,12 +116,8 @@ def event_record(
     subjects: Iterable[str] = (),
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append an event of a declared type. Must run inside the transaction of the action it records: both
-    commit or neither."""
     if not isinstance(action, EventType):
         raise TypeError(f"{action!r} is not a declared audit event type; declare it in audit/events.py")
-    if not connection.in_atomic_block:
-        raise RuntimeError("audit events are recorded inside the action's transaction (transaction.atomic)")
     detail = dict(detail or {})
     if undeclared := sorted(set(detail) - set(action.detail_keys)):
         raise ValueError(f"{action.action} declares no detail {', '.join(undeclared)}; declare it in audit/events.py")
@@ -98,10 +129,48 @@ def event_record(
         subjects=sorted(set(subjects)), detail=detail,
     )
     event.leaf_hash = leaf_hash(event.canonical_leaf()).hex()
-    event.save(force_insert=True)
-    transaction.on_commit(_wake_sequencer, robust=True)
     return event
 
 
+class _WakeUps:
+    """At most one sequencer wake-up per window per process: a trailing-edge debounce.
+
+    The first event of a window enqueues the sequencer to run when the window ends; it appends every
+    event committed by then, so the events of a busy second cost a handful of broker messages, not
+    one each. An event missed by a run that started just before it committed is picked up by the
+    next wake-up or by beat's periodic run (``AUDIT_SEQUENCE_INTERVAL``): events are in the database
+    first, the broker only wakes the sequencer. In the embedded default (eager Celery, no beat) the
+    sequencer runs inline after every commit, as before.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.next_allowed = 0.0
+
+    def due(self, window: float) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            if now < self.next_allowed:
+                return False
+            self.next_allowed = now + window
+            return True
+
+
+_WAKE_UPS = _WakeUps()
+
+
 def _wake_sequencer() -> None:
-    log_sequence_task.delay()
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        log_sequence_task.delay()
+        return
+    window = settings.AUDIT_SEQUENCE_DEBOUNCE_SECONDS
+    if _WAKE_UPS.due(window):
+        log_sequence_task.apply_async(countdown=window)
+
+
+def _wake_sequencer_robustly() -> None:
+    """Like on_commit(robust=True): a broker that is down loses only a wake-up, never the event."""
+    try:
+        _wake_sequencer()
+    except Exception:
+        logger.exception("could not wake the audit sequencer; beat's periodic run will pick the event up")

@@ -5,6 +5,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from registry.policy import Perm, scope
+from registry.versions import VersionedMemo
 
 from .models import Dataset, DatasetStatus, Record, Tier
 
@@ -24,9 +25,18 @@ def datasets_requestable() -> QuerySet[Dataset]:
     return Dataset.objects.filter(status=DatasetStatus.PUBLISHED, tier__in=[Tier.CONDITIONAL, Tier.UNCONDITIONAL])
 
 
-def dataset_get_published(*, identifier: str) -> Dataset | None:
-    return (Dataset.objects.select_related("owner").prefetch_related("fields")
-            .filter(identifier=identifier, status=DatasetStatus.PUBLISHED).first())
+_PUBLISHED: VersionedMemo[str, Dataset] = VersionedMemo("published datasets")
+
+
+def dataset_get_published(*, identifier: str, version: int | None = None) -> Dataset | None:
+    """A published dataset with its owner and fields; from memory for a request's access ``version``
+    (``registry.versions``) while nothing changed. The object is shared: read it, never change it."""
+
+    def load() -> Dataset | None:
+        return (Dataset.objects.select_related("owner").prefetch_related("fields")
+                .filter(identifier=identifier, status=DatasetStatus.PUBLISHED).first())
+
+    return load() if version is None else _PUBLISHED.get(version, identifier, load)
 
 
 def record_get(*, dataset: Dataset, key: str) -> Record | None:

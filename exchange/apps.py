@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ExchangeConfig(AppConfig):
     name = "exchange"
     verbose_name = _("Exchange")
+
+    def ready(self) -> None:
+        from registry.versions import bump_on_change
+
+        from .models import Grant
+
+        bump_on_change(Grant)  # what the signed exchange keeps in memory

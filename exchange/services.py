@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from audit.events import EventType
 from audit.models import AuditEvent, Outcome
-from audit.services import Actor, event_record, subject_hash
+from audit.services import Actor, event_append, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
 from catalog.selectors import dataset_get_published, record_get
 from core.errors import ErrorCode, PlatformError, validation_error
@@ -27,6 +27,7 @@ from core.keys import platform_key
 from registry.httpsig import SignatureRefused, request_verify, signature_digest
 from registry.models import System
 from registry.policy import Perm, require
+from registry.versions import access_version
 
 from .models import MAX_GRANT_DAYS, AccessRequest, Grant, RequestState, purpose_code_validator
 from .selectors import grants_active
@@ -158,8 +159,7 @@ def _printable(value: str) -> str:
 
 def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
     try:
-        with transaction.atomic():
-            return event_record(action=EventType.RECORD_READ, **kwargs)
+        return event_append(action=EventType.RECORD_READ, **kwargs)
     except DatabaseError as exc:
         raise PlatformError(ErrorCode.AUDIT_UNAVAILABLE) from exc
 
@@ -202,7 +202,13 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     platform_key()  # nothing is served, or audited as served, when responses cannot be signed
     target = _printable(dataset_identifier)
     try:
-        verified = request_verify(request)
+        # Read once, before anything is looked up: the key, the dataset and the grants then come
+        # from memory unless something changed since (registry.versions).
+        version = access_version()
+    except DatabaseError as exc:  # the database is down: nothing can be checked, nor audited
+        raise PlatformError(ErrorCode.UNAVAILABLE) from exc
+    try:
+        verified = request_verify(request, version=version)
     except SignatureRefused as exc:
         # Not proven to come from the key's system (anyone can name a keyid): logged as anonymous,
         # with the claim kept in the detail.
@@ -233,7 +239,7 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     if grant is not None and not (grant.isascii() and grant.isdigit() and len(grant) < 19):
         raise refuse(ErrorCode.BAD_GRANT)
     grant_id = int(grant) if grant is not None else None
-    dataset = dataset_get_published(identifier=dataset_identifier)
+    dataset = dataset_get_published(identifier=dataset_identifier, version=version)
     if dataset is None:
         raise refuse(ErrorCode.DATASET_NOT_FOUND, _("No published dataset is called '%(dataset)s'.") % {
             "dataset": dataset_identifier[:100]})
@@ -241,7 +247,7 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     key_field = next(f for f in schema.values() if f.is_lookup_key)
     subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
     audit_context["subjects"] = subjects
-    grants = grants_active(consumer=system, dataset=dataset, at=timezone.now())
+    grants = grants_active(consumer=system, dataset=dataset, at=timezone.now(), version=version)
     if not grants:
         raise refuse(ErrorCode.NO_GRANT, _("%(system)s holds no grant in force for %(dataset)s; file an access "
                                            "request in the admin.") % {

@@ -164,9 +164,11 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(DATA_DIR / "db.sqlite3"),
+            "NAME": env("SQLITE_PATH", str(DATA_DIR / "db.sqlite3")),
             # IMMEDIATE takes the write lock at BEGIN, so concurrent writers wait instead of failing.
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+            # A file, not memory, so that tests can start server processes on the test database.
+            "TEST": {"NAME": str(DATA_DIR / "test-db.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -211,6 +213,9 @@ CELERY_BEAT_SCHEDULE = {
     "audit-sequence": {"task": "audit.log_sequence", "schedule": envint("AUDIT_SEQUENCE_INTERVAL", 10)},
     "nonce-purge": {"task": "registry.nonce_purge", "schedule": 3600},
 }
+# After a commit the sequencer is woken at most once per this many milliseconds per process; the
+# run at the window's end appends every event committed in it.
+AUDIT_SEQUENCE_DEBOUNCE_SECONDS = envint("AUDIT_SEQUENCE_DEBOUNCE_MS", 250) / 1000
 NONCE_STORE = envchoice("NONCE_STORE", "redis" if REDIS_URL else "database", ("redis", "database"))
 
 # --- The platform's own Ed25519 key: signs exchange responses and audit checkpoints ---

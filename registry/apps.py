@@ -15,7 +15,11 @@ class RegistryConfig(AppConfig):
 
         from audit.events import EventType
 
+        from .models import Department, System, SystemKey
         from .services import sign_in_record
+        from .versions import bump_on_change
+
+        bump_on_change(Department, System, SystemKey)  # what the signed exchange keeps in memory
 
         def logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
             sign_in_record(action=EventType.USER_LOGGED_IN, username=user.get_username(), request=request)

@@ -37,6 +37,7 @@ from core.keys import platform_key
 
 from .models import SystemKey
 from .nonces import nonce_claim
+from .versions import VersionedMemo
 
 REQUIRED_COMPONENTS = ("@method", "@target-uri")
 REQUIRED_PARAMETERS = ("created", "expires", "keyid", "nonce")
@@ -88,27 +89,45 @@ class _KeyRefused(Exception):
         self.code = code
 
 
+@dataclass(frozen=True)
+class _KnownKey:
+    """A registered key with its system and department, and its parsed public key (kept in memory)."""
+
+    key: SystemKey
+    public_key: Any
+
+
+_KEYS: VersionedMemo[str, _KnownKey] = VersionedMemo("system keys")
+
+
+def _key_load(key_id: str) -> _KnownKey | None:
+    key = SystemKey.objects.select_related("system__department").filter(key_id=key_id).first()
+    return _KnownKey(key, key.public_key_object()) if key is not None else None
+
+
 class _SystemKeyResolver(HTTPSignatureKeyResolver):
     """Looks the key up by keyid and remembers what it found, for the refusal and the audit log."""
 
-    def __init__(self, now: dt.datetime) -> None:
+    def __init__(self, now: dt.datetime, version: int | None) -> None:
         self.now = now
+        self.version = version
         self.key: SystemKey | None = None
         self.claimed_key_id = ""
 
     def resolve_public_key(self, key_id: str) -> Any:
         self.claimed_key_id = key_id
-        key = SystemKey.objects.select_related("system__department").filter(key_id=key_id).first()
-        if key is None:
+        known = _key_load(key_id) if self.version is None else _KEYS.get(self.version, key_id,
+                                                                         lambda: _key_load(key_id))
+        if known is None:
             raise _KeyRefused(ErrorCode.UNKNOWN_KEY)
-        self.key = key
+        key = self.key = known.key
         if key.revoked_at is not None:
             raise _KeyRefused(ErrorCode.KEY_REVOKED)
         if not key.is_usable_at(self.now):
             raise _KeyRefused(ErrorCode.KEY_NOT_VALID)
         if not (key.system.active and key.system.department.active):
             raise _KeyRefused(ErrorCode.SYSTEM_INACTIVE)
-        return key.public_key_object()
+        return known.public_key
 
     def resolve_private_key(self, key_id: str) -> Any:
         raise NotImplementedError("the platform never holds a system's private key")
@@ -124,13 +143,17 @@ def signature_digest(request: HttpRequest) -> str:
     return hashlib.sha256(value.encode("latin-1", "replace")).hexdigest() if value else ""
 
 
-def request_verify(request: HttpRequest) -> VerifiedRequest:
-    """Verify the request's signature under our policy and claim its nonce; raise SignatureRefused."""
+def request_verify(request: HttpRequest, *, version: int | None = None) -> VerifiedRequest:
+    """Verify the request's signature under our policy and claim its nonce; raise SignatureRefused.
+
+    With the request's access ``version`` (``registry.versions``), the key comes from memory when
+    nothing changed since it was loaded; without, from the database.
+    """
     digest = signature_digest(request)
     if "Signature-Input" not in request.headers or "Signature" not in request.headers:
         raise SignatureRefused(ErrorCode.SIGNATURE_MISSING)
     max_age = dt.timedelta(seconds=settings.SIGNATURE_MAX_AGE_SECONDS)
-    resolver = _SystemKeyResolver(timezone.now())
+    resolver = _SystemKeyResolver(timezone.now(), version)
     verifier = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=resolver)
     verifier.max_clock_skew = dt.timedelta(seconds=settings.SIGNATURE_CLOCK_SKEW_SECONDS)
     body = request.body

@@ -193,3 +193,18 @@ class UsedNonce(models.Model):
 
     def __str__(self) -> str:
         return gettext("nonce of %(key_id)s") % {"key_id": self.key_id}
+
+
+class AccessVersion(models.Model):
+    """One counter, bumped in the same transaction as any change to what the signed exchange checks
+    (departments, systems, keys, datasets, fields, grants). Processes keep those in memory and reload
+    when it moves, so a revoked key or grant is refused on its very next use."""
+
+    value = models.BigIntegerField(default=0, verbose_name=_("value"))
+
+    class Meta:
+        verbose_name = _("access version")
+        verbose_name_plural = _("access versions")
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -9,9 +9,10 @@ from functools import lru_cache
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 
+from core.db import one_statement
 from core.errors import ErrorCode, PlatformError
 
 from .models import UsedNonce
@@ -30,7 +31,7 @@ def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int) -> bool:
         if settings.NONCE_STORE == "redis":
             return bool(redis_client().set(f"nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl_seconds))
         try:
-            with transaction.atomic():
+            with one_statement():
                 row = UsedNonce.objects.create(
                     key_id=key_id, nonce=nonce, expires_at=timezone.now() + dt.timedelta(seconds=ttl_seconds)
                 )

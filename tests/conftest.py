@@ -20,6 +20,7 @@ from core.keys import platform_key_generate
 from exchange import client as consumer
 from exchange.models import Grant
 from registry.models import Department, Membership, Role, System, SystemKey
+from registry.versions import memos_clear
 
 RECORD_KEY = "110101199003070011"
 POLICE_KEY_ID = "police-rms-1"
@@ -35,6 +36,14 @@ def platform_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _platform_key(settings: Any, platform_key_file: Path) -> None:
     settings.PLATFORM_SIGNING_KEY_FILE = platform_key_file
+
+
+@pytest.fixture(autouse=True)
+def _nothing_remembered_across_tests() -> Iterator[None]:
+    """Rolled-back tests reuse access-version numbers: no test may see another's remembered keys."""
+    memos_clear()
+    yield
+    memos_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -257,16 +257,6 @@ def test_a_grant_that_is_not_yours_or_not_a_number_is_refused(grant: str, status
     assert_refused(signed_get(record_path(query=f"grant={grant}")), status, code)
 
 
-def test_a_read_costs_a_fixed_number_of_queries(signed_get: Any, police_key: SystemKey, police_grant: Any,
-                                                django_assert_num_queries: Any, settings: Any) -> None:
-    # Expect 11 queries: the key with its system and department; the nonce claim (savepoint, insert,
-    # release; none when nonces are in Redis); the published dataset; its fields; the grants in force;
-    # the record; the audit event (savepoint, insert, release). Translating the messages costs none.
-    with django_assert_num_queries(11 if settings.NONCE_STORE == "database" else 8):
-        response = signed_get(record_path())
-    assert response.status_code == 200
-
-
 # --- Languages: the message follows Accept-Language, the code never does ----------------------------------
 
 
