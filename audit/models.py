@@ -71,22 +71,34 @@ class AuditEvent(models.Model):
 
     def canonical_leaf(self) -> bytes:
         """The exact bytes this event contributes to the Merkle tree (sorted-key JSON)."""
-        content: dict[str, Any] = {
-            "v": LEAF_FORMAT_VERSION,
-            "uid": str(self.uid),
-            "time": self.created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-            "actor": {"type": self.actor_type, "id": self.actor_id, "department": self.actor_department},
-            "action": self.action,
-            "object": {"type": self.object_type, "id": self.object_id},
-            "outcome": self.outcome,
-            "reason": self.reason,
-            "grant": self.grant_id,
-            "purpose": self.purpose,
-            "request_digest": self.request_digest,
-            "subjects": self.subjects,
-            "detail": self.detail,
-        }
-        return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+        return canonical_leaf(*(getattr(self, name) for name in LEAF_COLUMNS))
+
+
+#: The stored columns an event's leaf is made of, in the order ``canonical_leaf`` takes them.
+LEAF_COLUMNS = ("uid", "created_at", "actor_type", "actor_id", "actor_department", "action", "object_type",
+                "object_id", "outcome", "reason", "grant_id", "purpose", "request_digest", "subjects", "detail")
+
+
+def canonical_leaf(uid: Any, created_at: dt.datetime, actor_type: str, actor_id: str, actor_department: str,
+                   action: str, object_type: str, object_id: str, outcome: str, reason: str, grant_id: int | None,
+                   purpose: str, request_digest: str, subjects: Any, detail: Any) -> bytes:
+    """An event's leaf from its stored values; the verifier calls it on plain rows, without models."""
+    content: dict[str, Any] = {
+        "v": LEAF_FORMAT_VERSION,
+        "uid": str(uid),
+        "time": created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": {"type": actor_type, "id": actor_id, "department": actor_department},
+        "action": action,
+        "object": {"type": object_type, "id": object_id},
+        "outcome": outcome,
+        "reason": reason,
+        "grant": grant_id,
+        "purpose": purpose,
+        "request_digest": request_digest,
+        "subjects": subjects,
+        "detail": detail,
+    }
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
 
 
 class LogLeaf(models.Model):
