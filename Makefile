@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install demo test lint schema docs messages clean-demo
+.PHONY: install demo test lint schema docs messages clean-demo bench
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,9 @@ messages: install
 # Start the demo afresh: drops the embedded database and the demo keys (not the platform key).
 clean-demo:
 	rm -rf data/db.sqlite3 data/demo
+
+# Benchmarks (bench/README.md): a real server driven on loopback, ratios against baselines measured in
+# the same run; JSON under bench/results/. Embedded default, or PostgreSQL + Redis + a Celery worker
+# when DATABASE_URL and REDIS_URL are exported (in a database of its own, <name>_bench). BENCH_SCALE sizes it.
+bench: install
+	$(PY) -m bench
