@@ -142,6 +142,15 @@ def auditor(audit_office: Department) -> Any:
 
 
 @pytest.fixture
+def root(db: None) -> Any:
+    """A platform superuser (no department roles)."""
+    user = make_user("root", None)
+    user.is_superuser = True
+    user.save()
+    return user
+
+
+@pytest.fixture
 def police_private_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 

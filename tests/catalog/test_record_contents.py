@@ -8,7 +8,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from audit.services import subject_hash
 from catalog.models import Dataset, Record
-from tests.conftest import RECORD_KEY, events_but_sign_ins, make_user
+from tests.conftest import RECORD_KEY, events_but_sign_ins
 
 pytestmark = pytest.mark.django_db
 
@@ -22,14 +22,6 @@ def as_user(user: Any) -> Client:
 @pytest.fixture
 def record(vaccinations: Dataset) -> Record:
     return Record.objects.get(dataset=vaccinations, key=RECORD_KEY)
-
-
-@pytest.fixture
-def root(db: None) -> Any:
-    user = make_user("root", None)
-    user.is_superuser = True
-    user.save()
-    return user
 
 
 def test_the_owning_clerks_view_of_a_record_is_logged_with_its_subjects_hashed(health_clerk: Any,

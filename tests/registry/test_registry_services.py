@@ -32,14 +32,6 @@ def operator(db: None) -> Any:
 
 
 @pytest.fixture
-def root(db: None) -> Any:
-    user = make_user("root", None)
-    user.is_superuser = True
-    user.save()
-    return user
-
-
-@pytest.fixture
 def police_admin(police: Department) -> Any:
     return make_user("police-admin", police, Role.ADMIN)
 
