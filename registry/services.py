@@ -221,7 +221,7 @@ def system_key_register(*, system: System, key_id: str, public_key: str, actor: 
     try:
         key.full_clean()
     except ValidationError as exc:
-        raise PlatformError(ErrorCode.INVALID_KEY, "; ".join(exc.messages), detail=exc.message_dict) from exc
+        raise validation_error(exc, code=ErrorCode.INVALID_KEY) from exc
     with transaction.atomic():
         try:
             with transaction.atomic():
