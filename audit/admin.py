@@ -31,8 +31,9 @@ class AuditorOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(AuditorOnlyAdmin):
-    list_display = ["created_at", "leaf_index", "action", "meaning", "outcome", "reason", "actor_type", "actor_id",
+    list_display = ["created_at", "leaf_index", "action", "outcome", "reason", "actor_type", "actor_id",
                     "object_type", "object_id", "grant_id"]
+    readonly_fields = ["meaning"]  # on the event's page: in the list it squeezes the columns auditors scan
     list_filter = ["action", "outcome", "actor_type"]
     search_fields = ["uid", "actor_id", "object_id", "leaf_hash"]
     list_select_related = ["leaf"]
