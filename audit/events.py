@@ -64,8 +64,20 @@ class EventType(Enum):
         "A dataset's metadata or schema changed (old and new values).")
     DATASET_PUBLISHED = "dataset.published", "dataset", ("tier", "version", "fields"), _(
         "A dataset was published in the catalogue under its sharing tier.")
-    RECORDS_IMPORTED = "records.imported", "dataset", ("rows", "created", "updated"), _(
-        "Records were loaded into a dataset from a file (all or nothing).")
+    DATASET_VERSION_PUBLISHED = "dataset.version_published", "dataset", (
+        "version", "note", "tier", "added", "removed", "retyped"), _(
+        "A published dataset's schema or tier changed: a new version was published (tier old and new, fields "
+        "added, removed and re-typed).")
+    DATASET_DOWNLOADED = "dataset.downloaded", "dataset", ("format", "rows", "version"), _(
+        "Someone (signed in or not) downloaded an open dataset from the public catalogue.")
+    RECORDS_CHECKED = "records.checked", "dataset", (
+        "job", "file_name", "file_digest", "format", "encoding", "rows", "problems", "mode"), _(
+        "A file of records was checked (a dry run): how many rows, how many problems; nothing was loaded.")
+    RECORDS_IMPORTED = "records.imported", "dataset", (
+        "rows", "created", "updated", "deleted", "job", "file_digest", "format", "mode"), _(
+        "Records were loaded into a dataset from a file (all or nothing), replacing all or by key.")
+    RECORDS_IMPORT_FAILED = "records.import_failed", "dataset", ("job", "reason"), _(
+        "Loading a checked file failed; nothing of it was applied.")
     RECORD_VIEWED = "record.viewed", "record", ("dataset", "record_version"), _(
         "A clerk of the owning department opened a record's contents in the admin.")
     # --- The exchange ---
@@ -77,6 +89,12 @@ class EventType(Enum):
     ACCESS_REQUEST_REJECTED = "access_request.rejected", "access_request", (
         "reason", "consumer", "dataset", "fields"), _("An approver of the providing department rejected a request, "
                                                       "with its reason.")
+    GRANT_SUSPENDED = "grant.suspended", "grant", ("dataset", "version", "fields", "reason"), _(
+        "A grant was suspended because a new version of its dataset removed or re-typed a granted field, or "
+        "stopped sharing it.")
+    GRANT_REAPPROVED = "grant.reapproved", "grant", ("dataset", "version", "fields"), _(
+        "An approver of the providing department approved a suspended grant again for the dataset's current "
+        "version (with the fields that still exist).")
     RECORD_READ = "record.read", "dataset", ("keyid", "claimed_system", "fields", "record_version"), _(
         "A system read a record through the signed API, or was refused (outcome and reason say which).")
 

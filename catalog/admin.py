@@ -4,10 +4,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import construct_change_message
 from django.db.models import Exists, ForeignKey, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,11 +14,10 @@ from core.errors import PlatformError
 from registry.admin_base import PolicyAdmin, limit_to_departments
 from registry.policy import Perm, allows, scope
 
+from .admin_imports import import_urls
 from .models import Dataset, DatasetStatus, Field, Record
 from .selectors import datasets_visible_to, records_visible_to
-from .services import FieldSpec, dataset_publish, dataset_register, dataset_update, record_view, records_import_csv
-
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+from .services import FieldSpec, dataset_publish, dataset_register, dataset_update, record_view
 
 
 class OneLookupKeyFormSet(forms.BaseInlineFormSet):
@@ -69,18 +66,6 @@ class FieldInline(admin.TabularInline):
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return True  # the parent admin decided who sees the dataset (approvers see the schema)
-
-
-class CsvImportForm(forms.Form):
-    file = forms.FileField(label=gettext_lazy("File"), help_text=gettext_lazy(
-        "CSV, UTF-8, with a header row naming exactly the dataset's fields."))
-
-    def clean_file(self) -> Any:
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The file is larger than %(mb)d MB; split it.")
-                                        % {"mb": MAX_UPLOAD_BYTES // (1024 * 1024)})
-        return upload
 
 
 @admin.register(Dataset)
@@ -165,37 +150,7 @@ class DatasetAdmin(PolicyAdmin):
                                   messages.SUCCESS)
 
     def get_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view(self.import_view)
-        return [path("<int:pk>/import/", view, name="catalog_dataset_import"), *super().get_urls()]
-
-    def import_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        dataset = get_object_or_404(self.get_queryset(request), pk=pk)
-        if not self.has_change_permission(request, dataset):
-            return TemplateResponse(request, "admin/catalog/import_denied.html", {"dataset": dataset}, status=403)
-        form = CsvImportForm(request.POST or None, request.FILES or None)
-        report, status = None, 200
-        if request.method == "POST" and not form.is_valid():
-            status = 400
-        elif request.method == "POST":
-            try:
-                report = records_import_csv(dataset=dataset, content=form.cleaned_data["file"].read(),
-                                            actor=request.user)
-            except PlatformError as exc:
-                form.add_error(None, exc.message)
-                status = exc.status
-            else:
-                if report.ok:
-                    self.message_user(request, _("Loaded %(rows)d rows into %(dataset)s: %(created)d new, "
-                                                 "%(updated)d updated.")
-                                      % {"rows": report.rows, "dataset": dataset.identifier,
-                                         "created": report.created, "updated": report.updated}, messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:catalog_dataset_change", args=[dataset.pk]))
-                status = 400
-        context = {**self.admin_site.each_context(request),
-                   "title": _("Load records into %(dataset)s") % {"dataset": dataset.identifier},
-                   "dataset": dataset, "form": form, "report": report, "opts": self.model._meta}
-        return TemplateResponse(request, "admin/catalog/import.html", context, status=status)
-
+        return [*import_urls(self), *super().get_urls()]
 
 @admin.register(Record)
 class RecordAdmin(PolicyAdmin):

@@ -1,5 +1,8 @@
 """The catalogue: datasets with a schema of typed fields, a permission tier, and their records."""
 
+from typing import Any
+
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -19,6 +22,113 @@ class Tier(models.TextChoices):
     UNCONDITIONAL = "unconditional", _("Unconditional sharing (无条件共享)")
     CONDITIONAL = "conditional", _("Conditional sharing (有条件共享)")
     NOT_SHARED = "not_shared", _("Not shared (不予共享)")
+
+
+class Grade(models.TextChoices):
+    """Data classification grade of GB/T 43697-2024 (数据安全技术 数据分类分级规则)."""
+
+    GENERAL = "general", _("General (一般数据)")
+    IMPORTANT = "important", _("Important (重要数据)")
+    CORE = "core", _("Core (核心数据)")
+
+
+class Theme(models.TextChoices):
+    """DCAT-AP's data themes (the EU Publications Office's data-theme vocabulary), as ``dcat:theme``."""
+
+    AGRI = "AGRI", _("Agriculture, fisheries, forestry and food")
+    ECON = "ECON", _("Economy and finance")
+    EDUC = "EDUC", _("Education, culture and sport")
+    ENER = "ENER", _("Energy")
+    ENVI = "ENVI", _("Environment")
+    GOVE = "GOVE", _("Government and public sector")
+    HEAL = "HEAL", _("Health")
+    INTR = "INTR", _("International issues")
+    JUST = "JUST", _("Justice, legal system and public safety")
+    REGI = "REGI", _("Regions and cities")
+    SOCI = "SOCI", _("Population and society")
+    TECH = "TECH", _("Science and technology")
+    TRAN = "TRAN", _("Transport")
+
+
+class ResourceCategory(models.TextChoices):
+    """信息资源分类 of the 政务信息资源目录 (GB/T 21063.4): the three kinds of government information resource."""
+
+    BASE = "base", _("Base information resource (基础信息资源)")
+    THEMATIC = "thematic", _("Thematic information resource (主题信息资源)")
+    DEPARTMENTAL = "departmental", _("Departmental information resource (部门信息资源)")
+
+
+class UpdateFrequency(models.TextChoices):
+    """更新周期; each maps to a term of the EU frequency vocabulary (``dct:accrualPeriodicity``)."""
+
+    CONTINUOUS = "UPDATE_CONT", _("Real time (实时)")
+    DAILY = "DAILY", _("Daily (每日)")
+    WEEKLY = "WEEKLY", _("Weekly (每周)")
+    MONTHLY = "MONTHLY", _("Monthly (每月)")
+    QUARTERLY = "QUARTERLY", _("Quarterly (每季度)")
+    ANNUAL = "ANNUAL", _("Yearly (每年)")
+    IRREGULAR = "IRREG", _("Irregular (不定期)")
+    NEVER = "NEVER", _("Not updated (不更新)")
+
+
+class ResourceFormat(models.TextChoices):
+    """格式 of the 政务信息资源目录: the kind of resource it is held as."""
+
+    DATABASE = "database", _("Database (数据库)")
+    SPREADSHEET = "spreadsheet", _("Spreadsheet (电子表格)")
+    DOCUMENT = "document", _("Electronic document (电子文件)")
+    IMAGE = "image", _("Graphics and images (图形图像)")
+    STREAM = "stream", _("Streaming media (流媒体)")
+    OTHER = "other", _("Other (其他)")
+
+
+class SharingMethod(models.TextChoices):
+    """共享方式: how another department receives the data."""
+
+    API = "api", _("Data API (接口共享)")
+    FILE = "file", _("File download (文件下载)")
+    API_AND_FILE = "api_file", _("API and file download (接口和文件)")
+
+
+class Language(models.TextChoices):
+    """``dct:language``, as the EU language authority's codes (ISO 639-2/B)."""
+
+    CHINESE = "ZHO", _("Chinese")
+    ENGLISH = "ENG", _("English")
+
+
+class Licence(models.TextChoices):
+    """``dct:license`` of open data: the licence's URI."""
+
+    CC_BY_4 = "https://creativecommons.org/licenses/by/4.0/", _("CC BY 4.0 (署名)")
+    CC0 = "https://creativecommons.org/publicdomain/zero/1.0/", _("CC0 1.0 (公有领域)")
+
+
+resource_code_validator = RegexValidator(
+    r"^[0-9A-Za-z][0-9A-Za-z./-]{0,63}$",
+    _("Letters, digits, '.', '/' and '-', e.g. 330100-HEAL-0001/001 (信息资源代码)."))
+
+
+def _string_list(value: Any, what: str) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+        raise ValidationError(_("%(what)s must be a list of non-empty texts.") % {"what": what})
+
+
+def validate_keywords(value: Any) -> None:
+    _string_list(value, _("Keywords"))
+
+
+def validate_themes(value: Any) -> None:
+    _string_list(value, _("Themes"))
+    if unknown := [item for item in value if item not in Theme.values]:
+        raise ValidationError(_("Unknown theme(s): %(themes)s; use %(known)s.")
+                              % {"themes": ", ".join(unknown), "known": ", ".join(Theme.values)})
+
+
+def validate_related(value: Any) -> None:
+    _string_list(value, _("Related resource codes"))
+    for item in value:
+        resource_code_validator(item)
 
 
 class DatasetStatus(models.TextChoices):
@@ -44,7 +154,60 @@ class Dataset(models.Model):
                                         "(unconditional), departments whose request was approved (conditional), "
                                         "or nobody (not shared)."))
     legal_basis = models.TextField(blank=True, verbose_name=_("legal basis"),
-                                   help_text=_("The law or regulation that governs sharing this data."))
+                                   help_text=_("The law or regulation that governs sharing this data; required "
+                                               "for conditional sharing and for not sharing (共享依据)."))
+    sharing_conditions = models.TextField(
+        blank=True, verbose_name=_("sharing conditions"),
+        help_text=_("What a requesting department must meet, e.g. a case number (共享条件)."))
+    sharing_method = models.CharField(max_length=16, choices=SharingMethod.choices, default=SharingMethod.API,
+                                      verbose_name=_("sharing method"), help_text=_("共享方式."))
+    open_conditions = models.TextField(blank=True, verbose_name=_("open conditions"),
+                                       help_text=_("Conditions on reuse of open data, if any (开放条件)."))
+    licence = models.CharField(max_length=200, choices=Licence.choices, blank=True, verbose_name=_("licence"),
+                               help_text=_("The licence open data is published under; required for open data."))
+    grade = models.CharField(max_length=16, choices=Grade.choices, default=Grade.GENERAL,
+                             verbose_name=_("classification grade"),
+                             help_text=_("GB/T 43697: core data can never be open."))
+    personal_data = models.BooleanField(default=False, verbose_name=_("holds personal information"),
+                                        help_text=_("Personal information can never be open; a dataset with "
+                                                    "personal or sensitive fields must say so."))
+    keywords = models.JSONField(default=list, blank=True, validators=[validate_keywords],
+                                verbose_name=_("keywords"), help_text=_("Words people search for, e.g. 疫苗."))
+    themes = models.JSONField(default=list, blank=True, validators=[validate_themes], verbose_name=_("themes"),
+                              help_text=_("Subject themes (DCAT-AP data themes)."))
+    resource_category = models.CharField(max_length=16, choices=ResourceCategory.choices,
+                                         default=ResourceCategory.DEPARTMENTAL,
+                                         verbose_name=_("resource category"), help_text=_("信息资源分类."))
+    resource_code = models.CharField(max_length=64, blank=True, validators=[resource_code_validator],
+                                     verbose_name=_("resource code"),
+                                     help_text=_("The code in the government information resource catalogue "
+                                                 "(信息资源代码)."))
+    resource_format = models.CharField(max_length=16, choices=ResourceFormat.choices,
+                                       default=ResourceFormat.DATABASE, verbose_name=_("format"),
+                                       help_text=_("格式: what the data is held as."))
+    related_resources = models.JSONField(default=list, blank=True, validators=[validate_related],
+                                         verbose_name=_("related resource codes"),
+                                         help_text=_("Codes of related resources (关联资源代码)."))
+    update_frequency = models.CharField(max_length=16, choices=UpdateFrequency.choices,
+                                        default=UpdateFrequency.IRREGULAR, verbose_name=_("update frequency"),
+                                        help_text=_("How often the data is updated (更新周期)."))
+    temporal_start = models.DateField(null=True, blank=True, verbose_name=_("covers from"),
+                                      help_text=_("The first day the data covers."))
+    temporal_end = models.DateField(null=True, blank=True, verbose_name=_("covers until"),
+                                    help_text=_("The last day the data covers; empty while it is kept up to date."))
+    spatial = models.CharField(max_length=200, blank=True, verbose_name=_("area covered"),
+                               help_text=_("The administrative area the data covers, e.g. 杭州市."))
+    language = models.CharField(max_length=3, choices=Language.choices, default=Language.CHINESE,
+                                verbose_name=_("language"), help_text=_("The language of the data."))
+    conforms_to = models.URLField(blank=True, verbose_name=_("conforms to"),
+                                  help_text=_("The address of a standard the data follows, if any."))
+    contact_name = models.CharField(max_length=200, blank=True, verbose_name=_("contact"),
+                                    help_text=_("Who answers questions about the data (a desk, not a person's "
+                                                "private number)."))
+    contact_email = models.EmailField(blank=True, verbose_name=_("contact e-mail"),
+                                      help_text=_("The contact's e-mail address."))
+    contact_phone = models.CharField(max_length=40, blank=True, verbose_name=_("contact telephone"),
+                                     help_text=_("The contact's office telephone."))
     status = models.CharField(max_length=16, choices=DatasetStatus.choices, default=DatasetStatus.DRAFT,
                               editable=False, verbose_name=_("status"),
                               help_text=_("Only a published dataset can be requested and read."))
@@ -52,7 +215,13 @@ class Dataset(models.Model):
                                           help_text=_("The dataset's version, recorded in the audit log when it "
                                                       "is published."))
     published_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("published at"),
-                                        help_text=_("When the dataset was published in the catalogue."))
+                                        help_text=_("When the dataset was first published (发布日期)."))
+    search_text = models.TextField(blank=True, editable=False, verbose_name=_("search text"),
+                                   help_text=_("What search matches: the metadata and the fields' names and "
+                                               "descriptions, kept by the catalogue's services (catalog.search)."))
+    records_generation = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("records generation"),
+        help_text=_("Which generation of records is served; an import stages the next one, then switches."))
     created_at = models.DateTimeField(default=timezone.now, editable=False, verbose_name=_("created at"),
                                       help_text=_("When the dataset was registered."))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"),
@@ -62,13 +231,33 @@ class Dataset(models.Model):
         ordering = ["identifier"]
         verbose_name = _("dataset")
         verbose_name_plural = _("datasets")
+        constraints = [models.UniqueConstraint(fields=["resource_code"], condition=~models.Q(resource_code=""),
+                                               name="dataset_unique_resource_code")]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.identifier})"
 
+    @property
+    def is_open(self) -> bool:
+        """是否向社会开放: derived from the tier, never stored twice."""
+        return self.tier == Tier.OPEN
+
     def clean(self) -> None:
+        errors: dict[str, Any] = {}
+        if self.tier == Tier.OPEN and self.grade == Grade.CORE:
+            errors["tier"] = _("Core data (核心数据) can never be open: choose a sharing tier.")
+        elif self.tier == Tier.OPEN and self.personal_data:
+            errors["tier"] = _("A dataset holding personal information can never be open: choose a sharing tier.")
         if self.tier == Tier.NOT_SHARED and not self.legal_basis.strip():
-            raise ValidationError({"legal_basis": _("A dataset that is not shared must cite its legal basis.")})
+            errors["legal_basis"] = _("A dataset that is not shared must cite its legal basis.")
+        elif self.tier == Tier.CONDITIONAL and not self.legal_basis.strip():
+            errors["legal_basis"] = _("Conditional sharing must cite its legal basis.")
+        if self.tier == Tier.OPEN and not self.licence:
+            errors["licence"] = _("Open data needs a licence.")
+        if self.temporal_start and self.temporal_end and self.temporal_end < self.temporal_start:
+            errors["temporal_end"] = _("The coverage cannot end before it starts.")
+        if errors:
+            raise ValidationError(errors)
 
 
 class FieldType(models.TextChoices):
@@ -129,6 +318,9 @@ class Field(models.Model):
 class Record(models.Model):
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="records", verbose_name=_("dataset"),
                                 help_text=_("The dataset this record belongs to."))
+    generation = models.PositiveIntegerField(
+        default=0, verbose_name=_("generation"),
+        help_text=_("Served while it equals the dataset's records generation (imports stage the next one)."))
     key = models.CharField(max_length=255, verbose_name=_("record key"),
                            help_text=_("The value of the dataset's lookup key field."))
     data = models.JSONField(verbose_name=_("data"), help_text=_("The record's values, by field name."))
@@ -140,10 +332,39 @@ class Record(models.Model):
                                       help_text=_("When the record was deleted; a deleted record is no longer served."))
 
     class Meta:
-        ordering = ["dataset", "key"]
+        ordering = ["dataset", "generation", "key"]
         verbose_name = _("record")
         verbose_name_plural = _("records")
-        constraints = [models.UniqueConstraint(fields=["dataset", "key"], name="record_unique_key")]
+        constraints = [models.UniqueConstraint(fields=["dataset", "generation", "key"], name="record_unique_key")]
 
     def __str__(self) -> str:
         return f"{self.dataset.identifier}/{self.key}"
+
+
+class DatasetVersion(models.Model):
+    """A published version: its tier and schema as they were. Grants name the version they were approved for."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="versions", verbose_name=_("dataset"),
+                                help_text=_("The dataset this is a version of."))
+    number = models.PositiveIntegerField(verbose_name=_("version"), help_text=_("1 for the first publication."))
+    tier = models.CharField(max_length=16, choices=Tier.choices, verbose_name=_("sharing tier"),
+                            help_text=_("The tier this version was published with."))
+    schema = models.JSONField(verbose_name=_("fields"),
+                              help_text=_("The fields as published: name, type, sensitivity, key, subject id, "
+                                          "description."))
+    note = models.TextField(blank=True, verbose_name=_("what changed"),
+                            help_text=_("The clerk's note on what changed and why."))
+    published_at = models.DateTimeField(default=timezone.now, verbose_name=_("published at"),
+                                        help_text=_("When this version was published."))
+    published_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                     related_name="+", verbose_name=_("published by"),
+                                     help_text=_("The clerk who published it."))
+
+    class Meta:
+        ordering = ["dataset", "-number"]
+        verbose_name = _("dataset version")
+        verbose_name_plural = _("dataset versions")
+        constraints = [models.UniqueConstraint(fields=["dataset", "number"], name="dataset_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.dataset.identifier} v{self.number}"

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from registry.policy import Perm, scope
 from registry.versions import VersionedMemo
@@ -17,7 +17,8 @@ def datasets_visible_to(*, user: Any) -> QuerySet[Dataset]:
 
 def records_visible_to(*, user: Any) -> QuerySet[Record]:
     """Records whose contents the user may see: their owning department's clerks only (record.view)."""
-    return scope(user, Perm.RECORD_VIEW, Record.objects.select_related("dataset__owner"))
+    return scope(user, Perm.RECORD_VIEW, Record.objects.select_related("dataset__owner")
+                 .filter(generation=F("dataset__records_generation")))
 
 
 def datasets_requestable() -> QuerySet[Dataset]:
@@ -40,4 +41,6 @@ def dataset_get_published(*, identifier: str, version: int | None = None) -> Dat
 
 
 def record_get(*, dataset: Dataset, key: str) -> Record | None:
-    return Record.objects.filter(dataset=dataset, key=key, deleted_at__isnull=True).first()
+    """The served record of this key: of the dataset's current records generation, not deleted."""
+    return Record.objects.filter(dataset=dataset, generation=dataset.records_generation, key=key,
+                                 deleted_at__isnull=True).first()

@@ -19,7 +19,9 @@ from core.errors import ErrorCode, PlatformError, validation_error
 from registry.models import Department
 from registry.policy import Perm, require
 
-from .models import Dataset, DatasetStatus, Field, FieldType, Record, Sensitivity, Tier
+from .models import Dataset, DatasetStatus, DatasetVersion, Field, FieldType, Record, Sensitivity
+from .search import search_document
+from .signals import VersionChange, version_published
 
 MAX_REPORTED_ERRORS = 100
 MAX_KEY_LENGTH = Record._meta.get_field("key").max_length or 255
@@ -46,15 +48,38 @@ class FieldSpec:
                 self.description]
 
 
+#: The metadata a clerk edits freely, published or not (DCAT-AP 3 and the 政务信息资源目录; see
+#: docs/catalogue-crosswalk.md). The identifier, owner, tier and schema follow their own rules.
+METADATA_FIELDS = (
+    "title", "description", "keywords", "themes", "legal_basis", "sharing_conditions", "sharing_method",
+    "open_conditions", "licence", "grade", "personal_data", "resource_category", "resource_code",
+    "resource_format", "related_resources", "update_frequency", "temporal_start", "temporal_end", "spatial",
+    "language", "conforms_to", "contact_name", "contact_email", "contact_phone",
+)
+
+
 def _schema(dataset: Dataset) -> list[list[Any]]:
     return [FieldSpec(f.name, f.type, f.sensitivity, f.is_lookup_key, f.is_subject_identifier,
                       f.description).as_list() for f in dataset.fields.all()]
 
 
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
 def _dataset_values(dataset: Dataset) -> dict[str, Any]:
-    return {"identifier": dataset.identifier, "owner": dataset.owner.code, "title": dataset.title,
-            "description": dataset.description, "tier": dataset.tier, "legal_basis": dataset.legal_basis,
-            "status": dataset.status, "fields": _schema(dataset)}
+    return {"identifier": dataset.identifier, "owner": dataset.owner.code, "tier": dataset.tier,
+            "status": dataset.status, "version": dataset.version,
+            **{name: _json_value(getattr(dataset, name)) for name in METADATA_FIELDS},
+            "fields": _schema(dataset)}
+
+
+def _metadata_set(dataset: Dataset, metadata: dict[str, Any]) -> None:
+    if unknown := sorted(set(metadata) - set(METADATA_FIELDS)):
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("Unknown dataset properties: %(names)s.")
+                            % {"names": ", ".join(unknown)})
+    for name, value in metadata.items():
+        setattr(dataset, name, value.strip() if isinstance(value, str) else value)
 
 
 def _fields_replace(dataset: Dataset, specs: list[FieldSpec]) -> None:
@@ -83,6 +108,11 @@ def _fields_replace(dataset: Dataset, specs: list[FieldSpec]) -> None:
         field.save()
 
 
+def _search_text_refresh(dataset: Dataset) -> None:
+    dataset.search_text = search_document(dataset)
+    Dataset.objects.filter(pk=dataset.pk).update(search_text=dataset.search_text)
+
+
 def _dataset_validate(dataset: Dataset) -> None:
     try:
         dataset.full_clean(exclude=["owner"] if dataset.owner_id is None else None)
@@ -90,11 +120,27 @@ def _dataset_validate(dataset: Dataset) -> None:
         raise validation_error(exc) from exc
 
 
+def _schema_problems(dataset: Dataset, fields: list[Field]) -> list[str]:
+    """Why this schema cannot be published, in words the clerk can act on (empty: it can)."""
+    problems = []
+    if not fields:
+        problems.append(_("add at least one field"))
+    if sum(f.is_lookup_key for f in fields) != 1:
+        problems.append(_("mark exactly one field as the lookup key"))
+    personal = [f.name for f in fields
+                if f.is_subject_identifier or f.sensitivity in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE)]
+    if personal and not dataset.personal_data:
+        problems.append(_("tick 'holds personal information': %(fields)s are personal")
+                        % {"fields": ", ".join(personal)})
+    return problems
+
+
 def dataset_register(*, actor: Any, owner: Department, identifier: str, title: str, tier: str,
-                     description: str = "", legal_basis: str = "", fields: list[FieldSpec] | None = None) -> Dataset:
-    """A clerk registers a draft dataset with its schema; the event holds the whole registration."""
-    dataset = Dataset(owner=owner, identifier=identifier, title=title, tier=tier, description=description,
-                      legal_basis=legal_basis)
+                     fields: list[FieldSpec] | None = None, **metadata: Any) -> Dataset:
+    """A clerk registers a draft dataset with its schema and metadata (``METADATA_FIELDS``); the event
+    holds the whole registration."""
+    dataset = Dataset(owner=owner, identifier=identifier, tier=tier)
+    _metadata_set(dataset, {"title": title, **metadata})
     _require_clerk(actor, dataset)
     _dataset_validate(dataset)
     with transaction.atomic():
@@ -102,49 +148,109 @@ def dataset_register(*, actor: Any, owner: Department, identifier: str, title: s
             with transaction.atomic():
                 dataset.save(force_insert=True)
         except IntegrityError as exc:
-            raise PlatformError(ErrorCode.CONFLICT, _("The identifier %(identifier)s was taken meanwhile; choose "
-                                                      "another.") % {"identifier": identifier}) from exc
+            raise PlatformError(ErrorCode.CONFLICT, _("The identifier %(identifier)s or the resource code was "
+                                                      "taken meanwhile; choose another.")
+                                % {"identifier": identifier}) from exc
         _fields_replace(dataset, fields or [])
+        _search_text_refresh(dataset)
         event_record(actor=Actor.for_user(actor), action=EventType.DATASET_REGISTERED,
                      object_id=dataset.identifier, detail={"new": _dataset_values(dataset)})
     return dataset
 
 
-def dataset_update(*, actor: Any, dataset: Dataset, title: str, description: str, legal_basis: str,
-                   tier: str | None = None, owner: Department | None = None, identifier: str | None = None,
-                   fields: list[FieldSpec] | None = None) -> Dataset:
-    """Edit a dataset. Once published, its identifier, owner, tier and schema are fixed (grants name
-    them): only the title, description and legal basis change. The event holds the old and new values."""
+def dataset_update(*, actor: Any, dataset: Dataset, tier: str | None = None, owner: Department | None = None,
+                   identifier: str | None = None, fields: list[FieldSpec] | None = None, note: str = "",
+                   **metadata: Any) -> Dataset:
+    """Edit a dataset's metadata (``METADATA_FIELDS``, given ones only). While it is a draft, its tier,
+    owner, identifier and schema too. Once published, its identifier and owner are fixed (grants and
+    URIs name them), and a changed tier or schema publishes a new version (``note`` says why); grants
+    that lose a field are suspended by the exchange (``version_published``). The event holds the old
+    and new values."""
     _require_clerk(actor, dataset)
     with transaction.atomic():
         current = Dataset.objects.select_for_update().select_related("owner").get(pk=dataset.pk)
         old = _dataset_values(current)
-        fixed = current.status != DatasetStatus.DRAFT
-        if fixed and (fields is not None or any(
-                value is not None and value != getattr(current, name)
-                for name, value in [("tier", tier), ("owner", owner), ("identifier", identifier)])):
-            raise PlatformError(ErrorCode.INVALID_INPUT, _("A published dataset's identifier, owner, tier and "
-                                                           "fields are fixed: grants name them."))
-        current.title, current.description, current.legal_basis = title, description, legal_basis
-        if not fixed:
-            current.tier = tier if tier is not None else current.tier
+        published = current.status != DatasetStatus.DRAFT
+        if published and any(value is not None and value != getattr(current, name)
+                             for name, value in [("owner", owner), ("identifier", identifier)]):
+            raise PlatformError(ErrorCode.INVALID_INPUT, _("A published dataset's identifier and owner are fixed: "
+                                                           "grants and its address name them."))
+        _metadata_set(current, metadata)
+        if tier is not None and not published:
+            current.tier = tier
+        if not published:
             current.identifier = identifier if identifier is not None else current.identifier
             if owner is not None and owner.pk != current.owner_id:
                 current.owner = owner
                 _require_clerk(actor, current)  # moving it needs the clerk role in the new owner too
-        _dataset_validate(current)
-        current.save()
-        if fields is not None:
-            _fields_replace(current, fields)
+        new_version = published and (
+            (tier is not None and tier != current.tier) or (fields is not None and
+                                                             [s.as_list() for s in fields] != old["fields"]))
+        if new_version:
+            if tier is not None:
+                current.tier = tier
+            _dataset_validate(current)
+            current.save()
+            _version_publish(actor=actor, dataset=current, old=old, fields=fields, note=note)
+        else:
+            _dataset_validate(current)
+            current.save()
+            if fields is not None and not published:
+                _fields_replace(current, fields)
         diff = change_detail(old, _dataset_values(current))
         if diff["changed"]:
+            _search_text_refresh(current)
             event_record(actor=Actor.for_user(actor), action=EventType.DATASET_UPDATED,
                          object_id=current.identifier, detail=diff)
     return current
 
 
+def _version_snapshot(dataset: Dataset, actor: Any, note: str = "") -> DatasetVersion:
+    return DatasetVersion.objects.create(dataset=dataset, number=dataset.version, tier=dataset.tier,
+                                         schema=_schema(dataset), note=note, published_at=timezone.now(),
+                                         published_by=actor if getattr(actor, "pk", None) else None)
+
+
+def _version_publish(*, actor: Any, dataset: Dataset, old: dict[str, Any], fields: list[FieldSpec] | None,
+                     note: str) -> None:
+    """Publish the next version of a published dataset (its tier or schema changed); the caller holds the
+    transaction and the row lock."""
+    old_fields = {spec[0]: FieldSpec(*spec) for spec in old["fields"]}
+    if fields is not None:
+        old_key = next((s.name for s in old_fields.values() if s.is_lookup_key), None)
+        new_key = next((s.name for s in fields if s.is_lookup_key), None)
+        if old_key != new_key:
+            raise PlatformError(ErrorCode.INVALID_INPUT, _(
+                "A published dataset keeps its lookup key (%(key)s): records and grants are found by it. "
+                "Register a new dataset for another key.") % {"key": old_key})
+        _fields_replace(dataset, fields)
+    new_fields = {f.name: f for f in dataset.fields.all()}
+    if problems := _schema_problems(dataset, list(new_fields.values())):
+        raise PlatformError(ErrorCode.NOT_PUBLISHABLE, _("%(dataset)s cannot be published yet: %(problems)s.")
+                            % {"dataset": dataset.identifier, "problems": "; ".join(problems)})
+    if not note.strip():
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("Say what changed in this version and why: departments "
+                                                       "that use the dataset are told."))
+    change = VersionChange(
+        dataset=dataset, old_version=dataset.version, version=dataset.version + 1,
+        old_tier=old["tier"], tier=dataset.tier,
+        added=[name for name in new_fields if name not in old_fields],
+        removed=[name for name in old_fields if name not in new_fields],
+        retyped=[name for name, f in new_fields.items() if name in old_fields and old_fields[name].type != f.type],
+        note=note.strip(), actor=actor)
+    dataset.version = change.version
+    dataset.save(update_fields=["version", "updated_at"])
+    _version_snapshot(dataset, actor, change.note)
+    event_record(actor=Actor.for_user(actor), action=EventType.DATASET_VERSION_PUBLISHED,
+                 object_id=dataset.identifier,
+                 detail={"version": change.version, "note": change.note, "tier": [change.old_tier, change.tier],
+                         "added": change.added, "removed": change.removed, "retyped": change.retyped})
+    version_published.send(sender=Dataset, change=change)
+
+
 def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
-    """Publish a draft: it needs fields, exactly one lookup key, and (if not shared) a legal basis."""
+    """Publish a draft as version 1: it needs fields, exactly one lookup key, the personal-information
+    flag if any field is personal, and the tier's rules (``Dataset.clean``)."""
     _require_clerk(actor, dataset)
     with transaction.atomic():
         dataset = Dataset.objects.select_for_update().get(pk=dataset.pk)
@@ -152,19 +258,18 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
             raise PlatformError(ErrorCode.NOT_DRAFT, _("Only a draft can be published; the dataset's status is: "
                                                        "%(status)s.") % {"status": dataset.get_status_display()})
         fields = list(dataset.fields.all())
-        problems = []
-        if not fields:
-            problems.append(_("add at least one field"))
-        if sum(f.is_lookup_key for f in fields) != 1:
-            problems.append(_("mark exactly one field as the lookup key"))
-        if dataset.tier == Tier.NOT_SHARED and not dataset.legal_basis.strip():
-            problems.append(_("cite the legal basis for not sharing"))
+        problems = _schema_problems(dataset, fields)
+        try:
+            dataset.full_clean()
+        except ValidationError as exc:
+            problems += [str(message).rstrip(".") for messages in exc.message_dict.values() for message in messages]
         if problems:
             raise PlatformError(ErrorCode.NOT_PUBLISHABLE, _("%(dataset)s cannot be published yet: %(problems)s.")
                                 % {"dataset": dataset.identifier, "problems": "; ".join(problems)})
         dataset.status = DatasetStatus.PUBLISHED
         dataset.published_at = timezone.now()
         dataset.save(update_fields=["status", "published_at", "updated_at"])
+        _version_snapshot(dataset, actor)
         event_record(actor=Actor.for_user(actor), action=EventType.DATASET_PUBLISHED,
                      object_id=dataset.identifier, detail={"tier": dataset.tier, "version": dataset.version,
                                                            "fields": [f.name for f in fields]})
@@ -352,12 +457,14 @@ def records_import_csv(*, dataset: Dataset, content: bytes, actor: Any) -> Impor
 def _records_write(*, dataset: Dataset, records: dict[str, dict[str, Any]], report: ImportReport,
                    now: dt.datetime, actor: Any) -> None:
     """Create or update the parsed records and record the import's event; the caller holds the transaction."""
-    existing = {r.key: r for r in Record.objects.select_for_update().filter(dataset=dataset, key__in=records)}
+    existing = {r.key: r for r in Record.objects.select_for_update().filter(
+        dataset=dataset, generation=dataset.records_generation, key__in=records)}
     to_create, to_update = [], []
     for key, data in records.items():
         record = existing.get(key)
         if record is None:
-            to_create.append(Record(dataset=dataset, key=key, data=data, updated_at=now))
+            to_create.append(Record(dataset=dataset, generation=dataset.records_generation, key=key, data=data,
+                                    updated_at=now))
         else:
             record.data, record.version, record.updated_at, record.deleted_at = data, record.version + 1, now, None
             to_update.append(record)

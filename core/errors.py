@@ -73,6 +73,8 @@ class ErrorCode(StrEnum):
     OWN_REQUEST = "own_request", 403, _("Separation of duties: nobody decides a request they filed.")
     NO_GRANT = "no_grant", 403, _("No grant of yours in force covers this dataset.")
     FIELD_NOT_GRANTED = "field_not_granted", 403, _("Your grant does not cover these fields.")
+    GRANT_SUSPENDED = "grant_suspended", 403, _("Your grant is suspended until the providing department approves "
+                                                "it again; the message says why.")
     # --- Not found (404) ---
     NOT_FOUND = "not_found", 404, _("No API endpoint has this address; see /api/docs/.")
     DATASET_NOT_FOUND = "dataset_not_found", 404, _("No published dataset has this identifier.")
@@ -87,6 +89,7 @@ class ErrorCode(StrEnum):
     NOT_DRAFT = "not_draft", 409, _("Only a draft can be published.")
     ALREADY_DECIDED = "already_decided", 409, _("This request is already decided.")
     NO_LONGER_PUBLISHED = "no_longer_published", 409, _("The dataset is no longer published.")
+    NOT_SUSPENDED = "not_suspended", 409, _("Only a suspended grant can be approved again.")
     # --- Unsupported body (415) ---
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, _("Send the body as application/json.")
     # --- The platform (500, 503) ---

@@ -12,3 +12,9 @@ class ExchangeConfig(AppConfig):
         from .models import Grant
 
         bump_on_change(Grant)  # what the signed exchange keeps in memory
+
+        from catalog.signals import version_published
+
+        from .services import grants_suspend_for_version
+
+        version_published.connect(grants_suspend_for_version, dispatch_uid="exchange.grants_suspend_for_version")

@@ -87,6 +87,14 @@ class Grant(models.Model):
     valid_until = models.DateTimeField(verbose_name=_("valid until"), help_text=_("When the grant expires."))
     revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"),
                                       help_text=_("Set when the grant was revoked before it expired."))
+    dataset_version = models.PositiveIntegerField(
+        default=1, verbose_name=_("dataset version"),
+        help_text=_("The version of the dataset the grant was approved for."))
+    suspended_at = models.DateTimeField(null=True, blank=True, verbose_name=_("suspended at"),
+                                        help_text=_("Set while the grant is suspended; reads are refused with the "
+                                                    "reason until it is approved again."))
+    suspension_reason = models.TextField(blank=True, verbose_name=_("reason for the suspension"),
+                                         help_text=_("Why the grant is suspended, as the consumer is told."))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"),
                                       help_text=_("When the grant was created."))
 

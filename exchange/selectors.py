@@ -16,7 +16,8 @@ _UNREVOKED: VersionedMemo[tuple[int, int], list[Grant]] = VersionedMemo("unrevok
 
 
 def grants_active(*, consumer: System, dataset: Dataset, at: dt.datetime, version: int | None = None) -> list[Grant]:
-    """The unrevoked grants in force at ``at`` for this system and dataset, newest first.
+    """The unrevoked grants in force at ``at`` for this system and dataset, newest first; suspended ones
+    included (``suspended_at`` set): the caller refuses them with their reason.
 
     For a request's access ``version`` (``registry.versions``) the unrevoked grants come from memory
     while nothing changed (revoking a grant bumps the version); their validity window is checked here,

@@ -22,6 +22,7 @@ from audit.models import AuditEvent, Outcome
 from audit.services import Actor, event_append, event_record, subject_hash
 from catalog.models import Dataset, DatasetStatus, Tier
 from catalog.selectors import dataset_get_published, record_get
+from catalog.signals import VersionChange
 from core.errors import ErrorCode, PlatformError, validation_error
 from core.keys import platform_key
 from registry.httpsig import SignatureRefused, request_verify, signature_digest
@@ -122,7 +123,7 @@ def access_request_decide(*, access_request: AccessRequest, approver: Any, appro
                     "dataset": dataset.identifier})
             _field_names_check(dataset, request.fields)
             grant = Grant.objects.create(
-                access_request=request, consumer=request.consumer, dataset=dataset,
+                access_request=request, consumer=request.consumer, dataset=dataset, dataset_version=dataset.version,
                 allowed_fields=request.fields, purpose_code=request.purpose_code, purpose=request.purpose,
                 valid_from=now, valid_until=now + dt.timedelta(days=request.duration_days),
             )
@@ -136,6 +137,67 @@ def access_request_decide(*, access_request: AccessRequest, approver: Any, appro
                      detail={"reason": request.decision_reason, "consumer": request.consumer.code,
                              "dataset": dataset.identifier, "fields": request.fields})
     return request
+
+
+def grants_suspend_for_version(*, change: VersionChange, **_signal: Any) -> None:
+    """A new version of a dataset removed or re-typed granted fields, or stopped sharing it: the grants
+    concerned are suspended (effective on the next call) and each suspension is an audit event whose
+    reason the consumer is told. Runs in the publishing transaction (``catalog.signals``)."""
+    dataset, now = change.dataset, timezone.now()
+    for grant in Grant.objects.select_for_update().filter(dataset=dataset, revoked_at=None, suspended_at=None,
+                                                          valid_until__gt=now):
+        lost = [name for name in grant.allowed_fields if name in change.removed or name in change.retyped]
+        if not lost and not change.stops_sharing:
+            continue
+        if change.stops_sharing:
+            reason = _("Version %(version)d of %(dataset)s is no longer shared (%(legal_basis)s).")
+        else:
+            reason = _("Version %(version)d of %(dataset)s removed or changed the type of the granted field(s) "
+                       "%(fields)s.")
+        reason = (reason % {"version": change.version, "dataset": dataset.identifier, "fields": ", ".join(lost),
+                            "legal_basis": dataset.legal_basis} + " "
+                  + _("The grant is suspended until an approver of %(department)s approves it again.")
+                  % {"department": dataset.owner})
+        grant.suspended_at, grant.suspension_reason = now, reason
+        grant.save(update_fields=["suspended_at", "suspension_reason"])
+        event_record(actor=Actor.for_user(change.actor), action=EventType.GRANT_SUSPENDED, object_id=str(grant.pk),
+                     grant_id=grant.pk, purpose=grant.purpose_code,
+                     detail={"dataset": dataset.identifier, "version": change.version, "fields": lost,
+                             "reason": reason})
+
+
+def grant_reapprove(*, grant: Grant, approver: Any) -> Grant:
+    """An approver of the providing department approves a suspended grant again, for the dataset's current
+    version: it keeps the granted fields that still exist with their meaning (the removed and re-typed ones
+    are dropped; if none is left, the consumer must file a new request)."""
+    dataset = grant.dataset
+    require(approver, Perm.REQUEST_DECIDE, grant,
+            _("Only approvers of %(department)s may approve grants for %(dataset)s again.")
+            % {"department": dataset.owner, "dataset": dataset.identifier})
+    with transaction.atomic():
+        grant = Grant.objects.select_for_update().select_related("dataset").get(pk=grant.pk)
+        if grant.suspended_at is None or grant.revoked_at is not None:
+            raise PlatformError(ErrorCode.NOT_SUSPENDED)
+        current = grant.dataset
+        if current.status != DatasetStatus.PUBLISHED or current.tier == Tier.NOT_SHARED:
+            raise PlatformError(ErrorCode.NO_LONGER_PUBLISHED, _("%(dataset)s is not shared now.") % {
+                "dataset": current.identifier})
+        granted = current.versions.filter(number=grant.dataset_version).first()
+        old_types = {spec[0]: spec[1] for spec in (granted.schema if granted else [])}
+        types = {f.name: f.type for f in current.fields.all()}
+        kept = [name for name in grant.allowed_fields
+                if name in types and old_types.get(name, types[name]) == types[name]]
+        if not kept:
+            raise PlatformError(ErrorCode.NO_FIELDS, _("None of the granted fields exists any more in version "
+                                                       "%(version)d; the consumer must file a new request.")
+                                % {"version": current.version})
+        grant.allowed_fields, grant.dataset_version = kept, current.version
+        grant.suspended_at, grant.suspension_reason = None, ""
+        grant.save(update_fields=["allowed_fields", "dataset_version", "suspended_at", "suspension_reason"])
+        event_record(actor=Actor.for_user(approver), action=EventType.GRANT_REAPPROVED, object_id=str(grant.pk),
+                     grant_id=grant.pk, purpose=grant.purpose_code,
+                     detail={"dataset": current.identifier, "version": current.version, "fields": kept})
+    return grant
 
 
 class ExchangeRefused(PlatformError):
@@ -247,7 +309,10 @@ def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fiel
     key_field = next(f for f in schema.values() if f.is_lookup_key)
     subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
     audit_context["subjects"] = subjects
-    grants = grants_active(consumer=system, dataset=dataset, at=timezone.now(), version=version)
+    in_force = grants_active(consumer=system, dataset=dataset, at=timezone.now(), version=version)
+    grants = [g for g in in_force if g.suspended_at is None]
+    if in_force and not grants:
+        raise refuse(ErrorCode.GRANT_SUSPENDED, in_force[0].suspension_reason)
     if not grants:
         raise refuse(ErrorCode.NO_GRANT, _("%(system)s holds no grant in force for %(dataset)s; file an access "
                                            "request in the admin.") % {

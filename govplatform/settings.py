@@ -218,6 +218,10 @@ CELERY_BEAT_SCHEDULE = {
 AUDIT_SEQUENCE_DEBOUNCE_SECONDS = envint("AUDIT_SEQUENCE_DEBOUNCE_MS", 250) / 1000
 NONCE_STORE = envchoice("NONCE_STORE", "redis" if REDIS_URL else "database", ("redis", "database"))
 
+# --- Where the platform is published: the base of the catalogue's stable URIs (DCAT-AP), never taken
+# from a request's Host header, so a dataset's URI is the same whoever asks ---
+PLATFORM_BASE_URL = env("PLATFORM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
 # --- The platform's own Ed25519 key: signs exchange responses and audit checkpoints ---
 PLATFORM_SIGNING_KEY_FILE = Path(env("PLATFORM_SIGNING_KEY_FILE", str(DATA_DIR / "platform-signing-key.pem")))
 

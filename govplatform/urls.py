@@ -20,6 +20,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("api/v1/platform-key", PlatformKeyApi.as_view(), name="platform-key"),
+    path("catalog/", include("catalog.urls")),
+    path("api/v1/catalog/", include("catalog.api_urls")),
     path("api/v1/", include("exchange.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -169,7 +169,7 @@ def police_key(police_system: System, police_private_key: Ed25519PrivateKey) -> 
 def build_dataset(owner: Department, *, identifier: str = "vaccinations", status: str = DatasetStatus.PUBLISHED,
                   tier: str = Tier.CONDITIONAL) -> Dataset:
     dataset = Dataset.objects.create(owner=owner, identifier=identifier, title="Vaccinations", tier=tier,
-                                     status=status, legal_basis="Vaccine Administration Law")
+                                     status=status, legal_basis="Vaccine Administration Law", personal_data=True)
     for i, (name, type_, sens, key) in enumerate([
         ("citizen_id", FieldType.STRING, Sensitivity.PERSONAL, True),
         ("full_name", FieldType.STRING, Sensitivity.PERSONAL, False),

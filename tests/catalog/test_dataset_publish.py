@@ -103,7 +103,7 @@ def test_it_rejects_a_not_shared_dataset_without_legal_basis(health: Department,
     dataset = build_dataset(health, status=DatasetStatus.DRAFT, tier=Tier.NOT_SHARED)
     Dataset.objects.filter(pk=dataset.pk).update(legal_basis="   ")
     error = assert_refused(dataset, health_clerk, 400, "not_publishable")
-    assert "cite the legal basis for not sharing" in error.message
+    assert "A dataset that is not shared must cite its legal basis" in error.message
 
 
 def test_it_lists_every_problem_at_once(health: Department, health_clerk: Any) -> None:

@@ -117,7 +117,7 @@ class Command(BaseCommand):
             dataset = dataset_register(
                 actor=clerk, owner=health, identifier=DATASET_ID, title="疫苗接种记录", tier=Tier.CONDITIONAL,
                 description="全市接种单位登记的预防接种记录，每位居民一行（最近一剂）。",
-                legal_basis="《中华人民共和国疫苗管理法》第四十九条（演示）", fields=FIELDS)
+                legal_basis="《中华人民共和国疫苗管理法》第四十九条（演示）", personal_data=True, fields=FIELDS)
             report = records_import_csv(dataset=dataset, content=CSV_PATH.read_bytes(), actor=clerk)
             if not report.ok:
                 raise CommandError(f"demo CSV rejected: {report.errors}")
