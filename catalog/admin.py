@@ -1,23 +1,34 @@
-from typing import Any
+import re
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import construct_change_message
-from django.db.models import Exists, ForeignKey, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
-from django.utils.html import format_html
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, ForeignKey, Model, OuterRef, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from core.errors import PlatformError
 from registry.admin_base import PolicyAdmin, limit_to_departments
-from registry.policy import Perm, allows, scope
+from registry.policy import Perm, allows, has_any_role, scope
 
 from .admin_imports import import_urls
-from .models import Dataset, DatasetStatus, Field, Record
-from .selectors import datasets_visible_to, records_visible_to
-from .services import FieldSpec, dataset_publish, dataset_register, dataset_update, record_view
+from .models import Dataset, DatasetStatus, Field, Record, Theme, Tier
+from .selectors import SimilarDataset, datasets_similar, datasets_visible_to, records_visible_to
+from .services import (
+    METADATA_FIELDS,
+    FieldSpec,
+    dataset_publish,
+    dataset_register,
+    dataset_update,
+    record_view,
+)
 
 
 class OneLookupKeyFormSet(forms.BaseInlineFormSet):
@@ -43,11 +54,14 @@ class OneLookupKeyFormSet(forms.BaseInlineFormSet):
                           description=form.cleaned_data["description"]) for form in rows]
 
 
+FIELD_COLUMNS = ["position", "name", "type", "sensitivity", "is_lookup_key", "is_subject_identifier", "description"]
+
+
 class FieldInline(admin.TabularInline):
     model = Field
     formset = OneLookupKeyFormSet
     extra = 1
-    fields = ["position", "name", "type", "sensitivity", "is_lookup_key", "is_subject_identifier", "description"]
+    fields = list[Any](FIELD_COLUMNS)
 
     def _editable(self, request: HttpRequest, obj: Dataset | None) -> bool:
         """The schema is fixed once published: grants name its fields."""
@@ -68,16 +82,63 @@ class FieldInline(admin.TabularInline):
         return True  # the parent admin decided who sees the dataset (approvers see the schema)
 
 
+_LIST_SEPARATORS = re.compile(r"[,，、;；\n]+")
+
+
+class TextListField(forms.CharField):
+    """A JSON list of texts, typed as one line separated by commas (，、 too: Chinese keyboards)."""
+
+    def prepare_value(self, value: Any) -> Any:
+        return "，".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value: Any) -> list[str]:  # type: ignore[override]
+        if isinstance(value, list):
+            return value
+        return [item.strip() for item in _LIST_SEPARATORS.split(value or "") if item.strip()]
+
+
+METADATA_FIELDSETS = [
+    (gettext_lazy("Publishing"), {"fields": ["status", "version", "published_at", "similar"]}),
+    (gettext_lazy("The dataset"), {"fields": ["owner", "identifier", "title", "description", "keywords", "themes",
+                                               "resource_category", "resource_code", "resource_format", "language",
+                                               "related_resources", "conforms_to"]}),
+    (gettext_lazy("Sharing"), {"fields": ["tier", "legal_basis", "sharing_conditions", "sharing_method",
+                                          "open_conditions", "licence", "grade", "personal_data"]}),
+    (gettext_lazy("Coverage and updates"), {"fields": ["update_frequency", "temporal_start", "temporal_end",
+                                                       "spatial"]}),
+    (gettext_lazy("Contact"), {"fields": ["contact_name", "contact_email", "contact_phone"]}),
+]
+
+
+class DatasetForm(forms.ModelForm):
+    keywords = TextListField(required=False, label=gettext_lazy("keywords"), help_text=gettext_lazy(
+        "Words people search for, separated by commas, e.g. 疫苗，接种."))
+    themes = forms.MultipleChoiceField(choices=Theme.choices, required=False, widget=forms.CheckboxSelectMultiple,
+                                       label=gettext_lazy("themes"))
+    related_resources = TextListField(required=False, label=gettext_lazy("related resource codes"),
+                                      help_text=gettext_lazy("Codes of related resources (关联资源代码), separated "
+                                                             "by commas."))
+
+    class Meta:
+        model = Dataset
+        fields = [name for _legend, options in METADATA_FIELDSETS[1:] for name in options["fields"]]
+
+
 @admin.register(Dataset)
 class DatasetAdmin(PolicyAdmin):
-    """Registered and edited through the catalogue's services, schema included, each an audit event."""
+    """Registered and edited through the catalogue's services, schema included, each an audit event.
 
+    Every signed-in member sees the published catalogue of all departments (its metadata is public);
+    drafts only in their own departments.
+    """
+
+    form = DatasetForm
     view_permission = Perm.DATASET_VIEW
     add_permission = change_permission = Perm.DATASET_MANAGE
-    list_display = ["identifier", "title", "owner", "tier", "status", "version", "records_link"]
-    list_filter = ["status", "tier", ("owner", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["identifier", "title"]
-    readonly_fields = ["status", "version", "published_at"]
+    list_display = ["identifier", "title", "owner", "tier", "grade", "status", "version", "records_link"]
+    list_filter = ["status", "tier", "grade", ("owner", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["identifier", "title", "resource_code"]
+    readonly_fields = ["status", "version", "published_at", "similar"]
     inlines = [FieldInline]
     actions = ["publish"]
 
@@ -86,11 +147,23 @@ class DatasetAdmin(PolicyAdmin):
         viewable = scope(request.user, Perm.RECORD_VIEW, Record.objects.filter(dataset=OuterRef("pk")))
         return datasets_visible_to(user=request.user).annotate(records_viewable=Exists(viewable))
 
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return has_any_role(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if isinstance(obj, Dataset) and obj.status == DatasetStatus.PUBLISHED:
+            return has_any_role(request.user)
+        return has_any_role(request.user) if obj is None else allows(request.user, Perm.DATASET_VIEW, obj)
+
+    def get_fieldsets(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
+        if obj is None:
+            return METADATA_FIELDSETS[1:]
+        return METADATA_FIELDSETS
+
     def get_readonly_fields(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
+        # A published dataset's tier changes only with a new version (the "new version" page).
         fixed = ["identifier", "owner", "tier"] if obj is not None and obj.status != DatasetStatus.DRAFT else []
-        # The "load records" button only for those it would serve (no button that answers 403).
-        loading = ["import_link"] if obj is not None and allows(request.user, Perm.DATASET_MANAGE, obj) else []
-        return [*self.readonly_fields, *fixed, *loading]
+        return [*self.readonly_fields, *fixed]
 
     def formfield_for_foreignkey(self, db_field: ForeignKey, request: HttpRequest, **kwargs: Any) -> Any:
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -102,17 +175,37 @@ class DatasetAdmin(PolicyAdmin):
 
     @admin.display(description=gettext_lazy("Records"))
     def records_link(self, obj: Dataset) -> str:
-        count = obj.records.count()
+        count = obj.records.filter(generation=obj.records_generation, deleted_at=None).count()
         if not getattr(obj, "records_viewable", False):
             return str(count)  # only the owning clerks open records: no link that would lead nowhere
         url = reverse("admin:catalog_record_changelist") + f"?dataset__id__exact={obj.pk}"
         return format_html('<a href="{}">{}</a>', url, count)
 
-    @admin.display(description=gettext_lazy("Load records"))
-    def import_link(self, obj: Dataset) -> str:
-        return format_html('<a class="button" href="{}">{}</a>',
-                           reverse("admin:catalog_dataset_import", args=[obj.pk]),
-                           _("Load records from a CSV file"))
+    def next_steps(self, request: HttpRequest, obj: Dataset) -> list[tuple[str, str]]:
+        """The buttons for what this person can do next with the dataset (none that would answer 403)."""
+        buttons: list[tuple[str, str]] = []
+        if allows(request.user, Perm.DATASET_MANAGE, obj):
+            buttons.append((reverse("admin:catalog_dataset_import", args=[obj.pk]), _("Load records")))
+            if obj.status == DatasetStatus.DRAFT:
+                buttons.append((reverse("admin:catalog_dataset_publish", args=[obj.pk]), _("Publish")))
+            else:
+                buttons.append((reverse("admin:catalog_dataset_new_version", args=[obj.pk]), _("New version")))
+        if allows(request.user, Perm.RECORD_VIEW, obj.records.model(dataset=obj)):
+            buttons.append((reverse("admin:catalog_record_changelist") + f"?dataset__id__exact={obj.pk}",
+                            _("Find a record by key")))
+        if obj.status == DatasetStatus.PUBLISHED:
+            buttons.append((reverse("catalog:dataset", args=[obj.identifier]), _("See it in the catalogue")))
+        return buttons
+
+    @admin.display(description=gettext_lazy("Similar datasets of other departments"))
+    def similar(self, obj: Dataset) -> str:
+        return _similar_html(datasets_similar(dataset=obj)) or "-"
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: Any = None) -> HttpResponse:
+        obj = self.get_object(request, object_id)
+        steps = self.next_steps(request, obj) if obj is not None else []
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "next_steps": steps})
 
     def save_model(self, request: HttpRequest, obj: Dataset, form: Any, change: bool) -> None:
         """Saved, with its fields, by the service in save_related (which sees the fields' rows)."""
@@ -120,16 +213,18 @@ class DatasetAdmin(PolicyAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         data, obj = form.cleaned_data, form.instance
         fields = formsets[0].specs() if formsets and (not change or obj.status == DatasetStatus.DRAFT) else None
+        metadata = {name: data[name] for name in METADATA_FIELDS if name in data}
         if change:
-            saved = dataset_update(actor=request.user, dataset=obj, title=data["title"],
-                                   description=data["description"], legal_basis=data["legal_basis"],
-                                   tier=data.get("tier"), owner=data.get("owner"), identifier=data.get("identifier"),
-                                   fields=fields)
+            saved = dataset_update(actor=request.user, dataset=obj, tier=data.get("tier"), owner=data.get("owner"),
+                                   identifier=data.get("identifier"), fields=fields, **metadata)
         else:
             saved = dataset_register(actor=request.user, owner=data["owner"], identifier=data["identifier"],
-                                     title=data["title"], tier=data["tier"], description=data["description"],
-                                     legal_basis=data["legal_basis"], fields=fields)
+                                     tier=data["tier"], fields=fields, **metadata)
         obj.pk = saved.pk
+        if saved.status == DatasetStatus.DRAFT and (similar := datasets_similar(dataset=saved)):
+            self.message_user(request, format_html("{} {}", _("Before publishing, look at what other departments "
+                                                              "already publish:"), _similar_html(similar)),
+                              messages.WARNING)
 
     def construct_change_message(self, request: HttpRequest, form: Any, formsets: Any, add: bool = False) -> Any:
         return construct_change_message(form, [], add)  # the fields were saved by the service, not the formset
@@ -150,7 +245,82 @@ class DatasetAdmin(PolicyAdmin):
                                   messages.SUCCESS)
 
     def get_urls(self) -> list[Any]:
-        return [*import_urls(self), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [path("<int:pk>/publish/", wrap(self.publish_view), name="catalog_dataset_publish"),
+                path("<int:pk>/new-version/", wrap(self.new_version_view), name="catalog_dataset_new_version"),
+                *import_urls(self), *super().get_urls()]
+
+    def _managed(self, request: HttpRequest, pk: int) -> Dataset:
+        dataset = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not allows(request.user, Perm.DATASET_MANAGE, dataset):
+            raise PermissionDenied
+        return dataset
+
+    def _page(self, request: HttpRequest, template: str, title: str, dataset: Dataset, status: int = 200,
+              **context: Any) -> HttpResponse:
+        return TemplateResponse(request, template, {
+            **self.admin_site.each_context(request), "title": title, "dataset": dataset, "opts": self.model._meta,
+            **context}, status=status)
+
+    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Publish a draft after seeing what stops it and which datasets of other departments look the same."""
+        dataset = self._managed(request, pk)
+        if request.method == "POST":
+            try:
+                dataset_publish(dataset=dataset, actor=request.user)
+            except PlatformError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(request, _("%(dataset)s is published as %(tier)s.") % {
+                    "dataset": dataset.identifier, "tier": dataset.get_tier_display()}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:catalog_dataset_change", args=[pk]))
+        return self._page(request, "admin/catalog/publish.html", _("Publish %(dataset)s") % {
+            "dataset": dataset.identifier}, dataset, similar=datasets_similar(dataset=dataset))
+
+    def new_version_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Change a published dataset's schema or tier: a new version, with a note; the grants that lose a
+        field are listed before the clerk confirms (they are suspended until approved again)."""
+        dataset = self._managed(request, pk)
+        formset_class = forms.inlineformset_factory(Dataset, Field, formset=OneLookupKeyFormSet,
+                                                    fields=FIELD_COLUMNS, extra=1)
+        form = NewVersionForm(request.POST or None, initial={"tier": dataset.tier})
+        formset = formset_class(request.POST or None, instance=dataset, prefix="fields")
+        status = 200
+        if request.method == "POST":
+            if form.is_valid() and formset.is_valid():
+                try:
+                    saved = dataset_update(actor=request.user, dataset=dataset, tier=form.cleaned_data["tier"],
+                                           fields=cast(OneLookupKeyFormSet, formset).specs(),
+                                           note=form.cleaned_data["note"])
+                except PlatformError as exc:
+                    form.add_error(None, exc.message)
+                    status = exc.status
+                else:
+                    if saved.version == dataset.version:
+                        self.message_user(request, _("Nothing changed in the tier or the fields: no new version."),
+                                          messages.WARNING)
+                    else:
+                        self.message_user(request, _("Version %(version)d of %(dataset)s is published.") % {
+                            "version": saved.version, "dataset": saved.identifier}, messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:catalog_dataset_change", args=[pk]))
+            else:
+                status = 400
+        return self._page(request, "admin/catalog/new_version.html", _("New version of %(dataset)s") % {
+            "dataset": dataset.identifier}, dataset, status, form=form, formset=formset,
+            versions=dataset.versions.all())
+
+
+class NewVersionForm(forms.Form):
+    tier = forms.ChoiceField(choices=Tier.choices, label=gettext_lazy("sharing tier"))
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), label=gettext_lazy("What changed and why"),
+                           help_text=gettext_lazy("Departments that use the dataset are told."))
+
+
+def _similar_html(similar: list[SimilarDataset]) -> str:
+    return format_html_join("; ", "{} ({}, {}): {}", [
+        (s.dataset.title, s.dataset.owner, s.dataset.identifier,
+         ", ".join(f"{mine}≈{theirs}" for mine, theirs in s.fields)) for s in similar])
+
 
 @admin.register(Record)
 class RecordAdmin(PolicyAdmin):

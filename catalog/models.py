@@ -109,7 +109,7 @@ resource_code_validator = RegexValidator(
     _("Letters, digits, '.', '/' and '-', e.g. 330100-HEAL-0001/001 (信息资源代码)."))
 
 
-def _string_list(value: Any, what: str) -> None:
+def _string_list(value: Any, what: Any) -> None:
     if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
         raise ValidationError(_("%(what)s must be a list of non-empty texts.") % {"what": what})
 

@@ -166,6 +166,12 @@ def police_key(police_system: System, police_private_key: Ed25519PrivateKey) -> 
                                     public_key=consumer.public_pem(police_private_key.public_key()))
 
 
+#: What the admin's dataset form posts for the metadata a test does not care about (the model's defaults).
+DATASET_FORM_DEFAULTS = {"sharing_method": "api", "grade": "general", "resource_category": "departmental",
+                         "resource_format": "database", "update_frequency": "IRREG", "language": "ZHO",
+                         "personal_data": "on"}
+
+
 def build_dataset(owner: Department, *, identifier: str = "vaccinations", status: str = DatasetStatus.PUBLISHED,
                   tier: str = Tier.CONDITIONAL) -> Dataset:
     dataset = Dataset.objects.create(owner=owner, identifier=identifier, title="Vaccinations", tier=tier,

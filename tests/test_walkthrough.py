@@ -24,6 +24,7 @@ from core.keys import platform_key
 from exchange import client as consumer
 from exchange.models import AccessRequest, Grant
 from registry.models import System, SystemKey
+from tests.conftest import DATASET_FORM_DEFAULTS
 
 PASSWORD = "correct horse battery staple"
 CSV = (b"citizen_id,full_name,vaccine,dose_date\n"
@@ -61,7 +62,8 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     clerk = login("health-clerk")
     fields = [("citizen_id", "string", "personal", True), ("full_name", "string", "personal", False),
               ("vaccine", "string", "internal", False), ("dose_date", "date", "internal", False)]
-    form = {"owner": health.pk, "identifier": "vaccinations", "title": "Vaccinations", "description": "",
+    form = {**DATASET_FORM_DEFAULTS, "owner": health.pk, "identifier": "vaccinations", "title": "Vaccinations",
+            "description": "",
             "tier": "conditional", "legal_basis": "Vaccine Administration Law",
             "fields-TOTAL_FORMS": len(fields), "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
             "fields-MAX_NUM_FORMS": 1000}

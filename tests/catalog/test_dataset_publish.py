@@ -11,7 +11,13 @@ from catalog.models import Dataset, DatasetStatus, Field, Tier
 from catalog.services import dataset_publish
 from core.errors import PlatformError
 from registry.models import Department, Role
-from tests.conftest import audit_inserts_refused, build_dataset, events_but_sign_ins, make_user
+from tests.conftest import (
+    DATASET_FORM_DEFAULTS,
+    audit_inserts_refused,
+    build_dataset,
+    events_but_sign_ins,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +117,7 @@ def test_it_lists_every_problem_at_once(health: Department, health_clerk: Any) -
                                      status=DatasetStatus.DRAFT)
     error = assert_refused(dataset, health_clerk, 400, "not_publishable")
     assert error.message == ("secret cannot be published yet: add at least one field; mark exactly one field as "
-                             "the lookup key; cite the legal basis for not sharing.")
+                             "the lookup key; A dataset that is not shared must cite its legal basis.")
 
 
 def test_it_rejects_an_already_published_dataset_with_409(vaccinations: Dataset, health_clerk: Any) -> None:
@@ -162,7 +168,8 @@ def post_change_form(dataset: Dataset, actor: Any, **changes: str) -> Any:
     http.force_login(actor)
     url = f"/admin/catalog/dataset/{dataset.pk}/change/"
     formset = http.get(url).context["inline_admin_formsets"][0].formset
-    form = {"title": dataset.title, "description": dataset.description, "legal_basis": dataset.legal_basis}
+    form = {**DATASET_FORM_DEFAULTS, "title": dataset.title, "description": dataset.description,
+            "legal_basis": dataset.legal_basis}
     form |= {f"{formset.prefix}-{key}": value for key, value in formset.management_form.initial.items()}
     form |= {f"{formset.prefix}-{i}-id": field.pk for i, field in enumerate(dataset.fields.all())}
     return http.post(url, form | changes)

@@ -18,7 +18,7 @@ from catalog.models import Dataset, DatasetStatus, Field, Record
 from exchange.models import AccessRequest, Grant, RequestState
 from exchange.services import access_request_file
 from registry.models import Department, Membership, Role, System, SystemKey
-from tests.conftest import build_dataset, events_but_sign_ins, make_user
+from tests.conftest import DATASET_FORM_DEFAULTS, build_dataset, events_but_sign_ins, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -133,12 +133,14 @@ def test_the_auditor_is_offered_no_actions(world: dict[str, Model], auditor: Any
 
 # --- Clerks see their own department ---
 
-def test_a_clerk_sees_only_their_departments_datasets(health_clerk: Any, vaccinations: Dataset,
-                                                      arrests: Dataset) -> None:
+def test_a_clerk_sees_every_published_dataset_but_only_their_own_drafts(
+        health_clerk: Any, vaccinations: Dataset, arrests: Dataset, police: Department, health: Department) -> None:
+    build_dataset(police, identifier="police-draft", status=DatasetStatus.DRAFT)
+    build_dataset(health, identifier="health-draft", status=DatasetStatus.DRAFT)
     response = as_user(health_clerk).get(admin_url("catalog.dataset", "changelist"))
     assert response.status_code == 200
-    assert [d.identifier for d in response.context["cl"].result_list] == ["vaccinations"]
-    assert "arrests" not in response.content.decode()
+    assert [d.identifier for d in response.context["cl"].result_list] == ["arrests", "health-draft", "vaccinations"]
+    assert "police-draft" not in response.content.decode()
 
 
 def test_a_clerk_sees_only_their_departments_records(health_clerk: Any, vaccinations: Dataset,
@@ -147,13 +149,21 @@ def test_a_clerk_sees_only_their_departments_records(health_clerk: Any, vaccinat
     assert {r.dataset_id for r in response.context["cl"].result_list} == {vaccinations.pk}
 
 
-def test_a_clerk_cannot_open_another_departments_dataset(health_clerk: Any, arrests: Dataset) -> None:
+def test_a_clerk_reads_but_cannot_change_another_departments_published_dataset(health_clerk: Any,
+                                                                                arrests: Dataset) -> None:
     http = as_user(health_clerk)
     response = http.get(admin_url("catalog.dataset", "change", arrests.pk))
-    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+    assert response.status_code == 200 and not response.context["has_change_permission"]
+    assert "Load records" not in response.content.decode()
     response = http.post(admin_url("catalog.dataset", "change", arrests.pk), {"title": "Mine now"})
-    assert response.status_code == 302
+    assert response.status_code == 403
     assert Dataset.objects.get(pk=arrests.pk).title == "Vaccinations"
+
+
+def test_a_clerk_cannot_open_another_departments_draft(health_clerk: Any, police: Department) -> None:
+    draft = build_dataset(police, identifier="police-draft", status=DatasetStatus.DRAFT)
+    response = as_user(health_clerk).get(admin_url("catalog.dataset", "change", draft.pk))
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
 
 
 @pytest.mark.parametrize("label", ["audit.auditevent", "audit.checkpoint"])
@@ -349,7 +359,7 @@ def test_the_publish_action_reports_what_stops_a_draft(health_clerk: Any, health
     empty = Dataset.objects.create(owner=health, identifier="empty", title="Empty", status=DatasetStatus.DRAFT)
     response = run_action(as_user(health_clerk), "catalog.dataset", "publish", empty)
     assert messages_of(response) == ["empty cannot be published yet: add at least one field; mark exactly one "
-                                     "field as the lookup key."]
+                                     "field as the lookup key; Conditional sharing must cite its legal basis."]
     assert Dataset.objects.get(pk=empty.pk).status == DatasetStatus.DRAFT
     assert not events_but_sign_ins().exists()
 
@@ -404,7 +414,7 @@ def dataset_form(dataset: Dataset, *, rename: tuple[str, str], add: str) -> dict
         (f.pk, rename[1] if f.name == rename[0] else f.name, f.type, f.sensitivity, f.is_lookup_key)
         for f in dataset.fields.all()]
     data: dict[str, Any] = {
-        "identifier": dataset.identifier, "owner": dataset.owner_id, "tier": dataset.tier,
+        **DATASET_FORM_DEFAULTS, "identifier": dataset.identifier, "owner": dataset.owner_id, "tier": dataset.tier,
         "title": "Vaccinations (2026)", "description": "", "legal_basis": dataset.legal_basis,
         "fields-TOTAL_FORMS": len(rows) + 1, "fields-INITIAL_FORMS": len(rows),
         "fields-MIN_NUM_FORMS": 0, "fields-MAX_NUM_FORMS": 1000,
@@ -459,7 +469,7 @@ def test_a_systems_code_and_department_are_fixed_once_registered(police_clerk: A
 
 
 def test_two_lookup_keys_in_one_submission_are_a_form_error(health_clerk: Any, health: Department) -> None:
-    form = {"owner": health.pk, "identifier": "two-keys", "title": "T", "description": "", "tier": "conditional",
+    form = {**DATASET_FORM_DEFAULTS, "owner": health.pk, "identifier": "two-keys", "title": "T", "description": "", "tier": "conditional",
             "legal_basis": "", "fields-TOTAL_FORMS": 2, "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
             "fields-MAX_NUM_FORMS": 1000}
     for i, name in enumerate(["a", "b"]):
