@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from core.errors import PlatformError
 from registry.admin_base import PolicyAdmin, limit_to_departments
-from registry.policy import Perm, allows, has_any_role, scope
+from registry.policy import Perm, allows, scope
 
 from .admin_imports import import_urls
 from .models import Dataset, DatasetStatus, Field, Record, Theme, Tier
@@ -148,12 +148,14 @@ class DatasetAdmin(PolicyAdmin):
         return datasets_visible_to(user=request.user).annotate(records_viewable=Exists(viewable))
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return has_any_role(request.user)
+        return allows(request.user, Perm.CATALOGUE_VIEW) or allows(request.user, Perm.DATASET_VIEW)
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        if isinstance(obj, Dataset) and obj.status == DatasetStatus.PUBLISHED:
-            return has_any_role(request.user)
-        return has_any_role(request.user) if obj is None else allows(request.user, Perm.DATASET_VIEW, obj)
+        if obj is None:
+            return self.has_module_permission(request)
+        published = isinstance(obj, Dataset) and obj.status == DatasetStatus.PUBLISHED
+        return (published and allows(request.user, Perm.CATALOGUE_VIEW)) or allows(request.user, Perm.DATASET_VIEW,
+                                                                                     obj)
 
     def get_fieldsets(self, request: HttpRequest, obj: Dataset | None = None) -> Any:
         if obj is None:

@@ -12,10 +12,11 @@ from .models import Dataset, DatasetStatus, Record, Tier
 
 
 def datasets_visible_to(*, user: Any) -> QuerySet[Dataset]:
-    """The datasets whose metadata and schema the user may see: every published one (the catalogue is
-    public), and the drafts the policy's dataset.view grants (their own departments')."""
+    """The datasets whose metadata and schema the user may see in the admin: every published one for whoever
+    holds a role (catalogue.view), and the drafts the policy's dataset.view grants (their own departments')."""
     own = scope(user, Perm.DATASET_VIEW, Dataset.objects.all()).values("pk")
-    return Dataset.objects.select_related("owner").filter(Q(status=DatasetStatus.PUBLISHED) | Q(pk__in=own))
+    published = scope(user, Perm.CATALOGUE_VIEW, Dataset.objects.filter(status=DatasetStatus.PUBLISHED)).values("pk")
+    return Dataset.objects.select_related("owner").filter(Q(pk__in=published) | Q(pk__in=own))
 
 
 def records_visible_to(*, user: Any) -> QuerySet[Record]:

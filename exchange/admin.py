@@ -20,12 +20,16 @@ from registry.policy import Perm, allows, departments_granting, is_superuser
 
 from .models import AccessRequest, Grant, RequestState
 from .selectors import access_requests_visible_to, grants_visible_to
-from .services import access_request_decide, access_request_file
+from .services import access_request_decide, access_request_file, grant_reapprove
 
 
 class FieldChoice(forms.ModelMultipleChoiceField):
+    one_dataset = False
+
     def label_from_instance(self, obj: Field) -> str:
-        return f"{obj.dataset.identifier}: {obj.name} ({obj.get_sensitivity_display()})"
+        label = f"{obj.name}: {obj.description}" if obj.description else obj.name
+        label = f"{label} ({obj.get_sensitivity_display()})"
+        return label if self.one_dataset else f"{obj.dataset.identifier}: {label}"
 
 
 class AccessRequestForm(forms.ModelForm):
@@ -44,23 +48,17 @@ class AccessRequestForm(forms.ModelForm):
         requestable = datasets_requestable()
         choices = cast(dict[str, forms.ModelChoiceField], self.fields)
         choices["dataset"].queryset = requestable
-        choices["requested_fields"].queryset = (Field.objects.filter(dataset__in=requestable)
-                                                .select_related("dataset").order_by("dataset", "position"))
+        fields = Field.objects.filter(dataset__in=requestable).select_related("dataset").order_by("dataset", "position")
+        # Opened from a dataset's page ("request access", ?dataset=) or posted for one: only its own fields.
+        chosen = self.data.get("dataset") if self.is_bound else self.initial.get("dataset")
+        if chosen and str(chosen).isdigit() and requestable.filter(pk=chosen).exists():
+            fields = fields.filter(dataset_id=chosen)
+            cast(FieldChoice, choices["requested_fields"]).one_dataset = True
+        choices["requested_fields"].queryset = fields
         systems = System.objects.filter(active=True)
         if not is_superuser(user):
             systems = systems.filter(department_id__in=departments_granting(user, Perm.REQUEST_FILE))
         choices["consumer"].queryset = systems
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        dataset, chosen = data.get("dataset"), data.get("requested_fields")
-        if dataset is not None and chosen:
-            strays = [f.name for f in chosen if f.dataset_id != dataset.pk]
-            if strays:
-                self.add_error("requested_fields", _("These fields belong to another dataset than %(dataset)s: "
-                                                     "%(fields)s.") % {"dataset": dataset.identifier,
-                                                                        "fields": ", ".join(strays)})
-        return data
 
 
 class DecisionForm(forms.Form):
@@ -169,10 +167,30 @@ class AccessRequestAdmin(PolicyAdmin):
 @admin.register(Grant)
 class GrantAdmin(PolicyAdmin):
     view_permission = Perm.GRANT_VIEW
-    list_display = ["id", "consumer", "dataset", "purpose_code", "valid_from", "valid_until", "revoked_at"]
+    list_display = ["id", "consumer", "dataset", "dataset_version", "purpose_code", "valid_from", "valid_until",
+                    "revoked_at", "suspended_at"]
     list_filter = [("dataset", admin.RelatedOnlyFieldListFilter)]
-    readonly_fields = ["access_request", "consumer", "dataset", "allowed_fields", "purpose_code", "purpose",
-                       "valid_from", "valid_until", "revoked_at", "created_at"]
+    readonly_fields = ["access_request", "consumer", "dataset", "dataset_version", "allowed_fields", "purpose_code",
+                       "purpose", "valid_from", "valid_until", "revoked_at", "suspended_at", "suspension_reason",
+                       "created_at"]
+    actions = ["reapprove"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Grant]:
         return grants_visible_to(user=request.user)
+
+    def has_reapprove_permission(self, request: HttpRequest) -> bool:
+        return allows(request.user, Perm.REQUEST_DECIDE)
+
+    @admin.action(description=gettext_lazy("Approve the selected suspended grants again for the dataset's current "
+                                           "version"), permissions=["reapprove"])
+    def reapprove(self, request: HttpRequest, queryset: QuerySet[Grant]) -> None:
+        for grant in queryset:
+            try:
+                grant = grant_reapprove(grant=grant, approver=request.user)
+            except PlatformError as exc:
+                self.message_user(request, f"#{grant.pk}: {exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, _("Grant #%(grant)s is in force again for version %(version)d: "
+                                             "%(fields)s.") % {"grant": grant.pk, "version": grant.dataset_version,
+                                                               "fields": ", ".join(grant.allowed_fields)},
+                                  messages.SUCCESS)

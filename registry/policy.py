@@ -41,6 +41,8 @@ class Perm(StrEnum):
     SYSTEM_MANAGE = "system.manage"
     KEY_VIEW = "system_key.view"
     KEY_MANAGE = "system_key.manage"
+    #: The published catalogue of every department (its metadata is public; in the admin, for every role).
+    CATALOGUE_VIEW = "catalogue.view"
     DATASET_VIEW = "dataset.view"
     DATASET_MANAGE = "dataset.manage"
     #: A record's contents (citizens' data): its owning department's clerks only, and audited.
@@ -83,6 +85,7 @@ RULES: dict[Perm, Rule] = {
     Perm.KEY_VIEW: _rule(_STAFF, ["system__department"], [Role.AUDITOR, PlatformRoleName.OPERATOR],
                          superuser=True),
     Perm.KEY_MANAGE: _rule(CLERKS, ["system__department"], superuser=True),
+    Perm.CATALOGUE_VIEW: _rule(everywhere=[*_STAFF, *_READERS], superuser=True),
     Perm.DATASET_VIEW: _rule(_STAFF, ["owner"], _READERS, superuser=True),
     Perm.DATASET_MANAGE: _rule(CLERKS, ["owner"], superuser=True),
     Perm.RECORD_VIEW: _rule(CLERKS, ["dataset__owner"]),

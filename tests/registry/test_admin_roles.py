@@ -217,7 +217,7 @@ def test_the_add_form_refuses_a_field_of_another_dataset(police_clerk: Any, poli
         police_system, vaccinations, [vaccinations.fields.get(name="vaccine"), stray]))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["requested_fields"] == [
-        "These fields belong to another dataset than vaccinations: full_name."]
+        f"Select a valid choice. {stray.pk} is not one of the available choices."]
     assert not AccessRequest.objects.exists() and not events_but_sign_ins().exists()
 
 
@@ -469,7 +469,8 @@ def test_a_systems_code_and_department_are_fixed_once_registered(police_clerk: A
 
 
 def test_two_lookup_keys_in_one_submission_are_a_form_error(health_clerk: Any, health: Department) -> None:
-    form = {**DATASET_FORM_DEFAULTS, "owner": health.pk, "identifier": "two-keys", "title": "T", "description": "", "tier": "conditional",
+    form = {**DATASET_FORM_DEFAULTS, "owner": health.pk, "identifier": "two-keys", "title": "T", "description": "",
+            "tier": "conditional",
             "legal_basis": "", "fields-TOTAL_FORMS": 2, "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
             "fields-MAX_NUM_FORMS": 1000}
     for i, name in enumerate(["a", "b"]):

@@ -22,7 +22,7 @@ MODEL_OF = {
     Perm.MEMBERSHIP_GRANT_AUDITOR: "registry.membership", Perm.PLATFORM_ROLE_VIEW: "registry.platformrole",
     Perm.PLATFORM_ROLE_MANAGE: "registry.platformrole", Perm.SYSTEM_VIEW: "registry.system",
     Perm.SYSTEM_MANAGE: "registry.system", Perm.KEY_VIEW: "registry.systemkey", Perm.KEY_MANAGE: "registry.systemkey",
-    Perm.DATASET_VIEW: "catalog.dataset", Perm.DATASET_MANAGE: "catalog.dataset", Perm.RECORD_VIEW: "catalog.record",
+    Perm.CATALOGUE_VIEW: "catalog.dataset", Perm.DATASET_VIEW: "catalog.dataset", Perm.DATASET_MANAGE: "catalog.dataset", Perm.RECORD_VIEW: "catalog.record",
     Perm.REQUEST_VIEW: "exchange.accessrequest", Perm.REQUEST_FILE: "exchange.accessrequest",
     Perm.REQUEST_DECIDE: "exchange.accessrequest", Perm.GRANT_VIEW: "exchange.grant",
     Perm.AUDIT_READ: "audit.auditevent",
