@@ -127,8 +127,8 @@ def _schema_problems(dataset: Dataset, fields: list[Field]) -> list[str]:
         problems.append(_("add at least one field"))
     if sum(f.is_lookup_key for f in fields) != 1:
         problems.append(_("mark exactly one field as the lookup key"))
-    personal = [f.name for f in fields
-                if f.is_subject_identifier or f.sensitivity in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE)]
+    # A subject identifier may be a company's credit code: the sensitivity says whether it is personal.
+    personal = [f.name for f in fields if f.sensitivity in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE)]
     if personal and not dataset.personal_data:
         problems.append(_("tick 'holds personal information': %(fields)s are personal")
                         % {"fields": ", ".join(personal)})
