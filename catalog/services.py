@@ -259,6 +259,8 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
                                                        "%(status)s.") % {"status": dataset.get_status_display()})
         fields = list(dataset.fields.all())
         problems = _schema_problems(dataset, fields)
+        if not dataset.description.strip():
+            problems.append(_("write a description (摘要): both catalogue standards require one"))
         try:
             dataset.full_clean()
         except ValidationError as exc:

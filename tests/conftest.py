@@ -175,6 +175,7 @@ DATASET_FORM_DEFAULTS = {"sharing_method": "api", "grade": "general", "resource_
 def build_dataset(owner: Department, *, identifier: str = "vaccinations", status: str = DatasetStatus.PUBLISHED,
                   tier: str = Tier.CONDITIONAL) -> Dataset:
     dataset = Dataset.objects.create(owner=owner, identifier=identifier, title="Vaccinations", tier=tier,
+                                     description="Vaccinations given in the city, one row per person.",
                                      status=status, legal_basis="Vaccine Administration Law", personal_data=True)
     for i, (name, type_, sens, key) in enumerate([
         ("citizen_id", FieldType.STRING, Sensitivity.PERSONAL, True),

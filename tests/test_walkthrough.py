@@ -63,7 +63,7 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     fields = [("citizen_id", "string", "personal", True), ("full_name", "string", "personal", False),
               ("vaccine", "string", "internal", False), ("dose_date", "date", "internal", False)]
     form = {**DATASET_FORM_DEFAULTS, "owner": health.pk, "identifier": "vaccinations", "title": "Vaccinations",
-            "description": "",
+            "description": "Vaccinations given in the city.",
             "tier": "conditional", "legal_basis": "Vaccine Administration Law",
             "fields-TOTAL_FORMS": len(fields), "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
             "fields-MAX_NUM_FORMS": 1000}

@@ -7,10 +7,14 @@ def fill(apps, schema_editor):
     """The search text of the datasets registered before search existed (as catalog.search builds it)."""
     Dataset = apps.get_model("catalog", "Dataset")
     for dataset in Dataset.objects.select_related("owner"):
-        parts = [dataset.title, dataset.identifier, dataset.description, " ".join(dataset.keywords),
-                 dataset.owner.name, dataset.resource_code, dataset.spatial]
-        parts += [f"{f.name} {f.description}" for f in dataset.fields.all()]
-        dataset.search_text = "\n".join(part for part in parts if part).lower()
+        def flat(text):
+            return " ".join(text.split())
+
+        rest = [dataset.title, dataset.identifier, dataset.description, dataset.owner.name, dataset.owner.code,
+                dataset.resource_code, dataset.spatial]
+        rest += [f"{f.name} {f.description}" for f in dataset.fields.all()]
+        lines = [flat(" ".join(dataset.keywords))] + [flat(part) for part in rest if part.strip()]
+        dataset.search_text = "\n".join(lines).lower()
         dataset.save(update_fields=["search_text"])
 
 

@@ -16,7 +16,8 @@ KEY = FieldSpec("code", FieldType.STRING, Sensitivity.PUBLIC, is_lookup_key=True
 
 
 def register(actor: Any, owner: Department, **overrides: Any) -> Dataset:
-    values: dict[str, Any] = {"identifier": "stations", "title": "公交站点", "tier": Tier.OPEN,
+    values: dict[str, Any] = {"identifier": "stations", "title": "公交站点", "description": "全市公交站点。",
+                              "tier": Tier.OPEN,
                               "licence": Licence.CC_BY_4, "fields": [KEY]}
     return dataset_register(actor=actor, owner=owner, **(values | overrides))
 
@@ -97,3 +98,15 @@ def test_a_metadata_edit_of_a_published_dataset_is_no_new_version(health_clerk: 
     assert (dataset.version, dataset.versions.count()) == (1, 1)
     event = events_but_sign_ins().get(action="dataset.updated")
     assert event.detail["changed"] == ["description", "keywords"]
+
+
+def test_a_dataset_needs_a_description_to_be_published_and_keeps_it(health_clerk: Any, health: Department) -> None:
+    dataset = register(health_clerk, health, description="")
+    with pytest.raises(PlatformError) as caught:
+        dataset_publish(dataset=dataset, actor=health_clerk)
+    assert "write a description (摘要)" in caught.value.message
+    dataset = dataset_update(actor=health_clerk, dataset=dataset, description="全市公交站点。")
+    dataset = dataset_publish(dataset=dataset, actor=health_clerk)
+    with pytest.raises(PlatformError) as caught:
+        dataset_update(actor=health_clerk, dataset=dataset, description=" ")
+    assert "needs a description" in caught.value.detail["description"][0]

@@ -359,7 +359,8 @@ def test_the_publish_action_reports_what_stops_a_draft(health_clerk: Any, health
     empty = Dataset.objects.create(owner=health, identifier="empty", title="Empty", status=DatasetStatus.DRAFT)
     response = run_action(as_user(health_clerk), "catalog.dataset", "publish", empty)
     assert messages_of(response) == ["empty cannot be published yet: add at least one field; mark exactly one "
-                                     "field as the lookup key; Conditional sharing must cite its legal basis."]
+                                     "field as the lookup key; write a description (摘要): both catalogue "
+                                     "standards require one; Conditional sharing must cite its legal basis."]
     assert Dataset.objects.get(pk=empty.pk).status == DatasetStatus.DRAFT
     assert not events_but_sign_ins().exists()
 
@@ -415,7 +416,7 @@ def dataset_form(dataset: Dataset, *, rename: tuple[str, str], add: str) -> dict
         for f in dataset.fields.all()]
     data: dict[str, Any] = {
         **DATASET_FORM_DEFAULTS, "identifier": dataset.identifier, "owner": dataset.owner_id, "tier": dataset.tier,
-        "title": "Vaccinations (2026)", "description": "", "legal_basis": dataset.legal_basis,
+        "title": "Vaccinations (2026)", "description": dataset.description, "legal_basis": dataset.legal_basis,
         "fields-TOTAL_FORMS": len(rows) + 1, "fields-INITIAL_FORMS": len(rows),
         "fields-MIN_NUM_FORMS": 0, "fields-MAX_NUM_FORMS": 1000,
     }
