@@ -1,14 +1,21 @@
 """Demo data for the embedded default, made through the same services the admin uses (so it is audited).
 
-Idempotent: a second run keeps the data and only issues fresh passwords. Prints the admin logins and
-one ready-to-run signed API call.
+The catalogue (demo/catalogue.json and its CSV files) tells a story on first launch: several departments
+of a fictional city (演示市) publish in every tier, one dataset is at its second version, and a district
+has registered a near-copy of the city's vaccination records as a draft (the duplicate warning shows it).
+
+Idempotent: a second run keeps the data, adds no audit event and only issues fresh passwords. Each step
+checks what is already there, so a run that stopped half-way is completed, and nothing a person changed
+since is overwritten. Prints the admin logins, the public catalogue and one ready-to-run signed API call.
 """
 
+import json
 import secrets
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -16,8 +23,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 
 from audit.sequencer import log_sequence
-from catalog.models import Dataset, DatasetStatus, FieldType, Sensitivity, Tier
-from catalog.services import FieldSpec, dataset_publish, dataset_register, records_import_csv
+from catalog.models import Dataset, DatasetStatus, Record, Tier
+from catalog.services import FieldSpec, dataset_publish, dataset_register, dataset_update, records_import_csv
 from core.crypto import key_fingerprint
 from core.keys import public_path
 from exchange import client
@@ -34,15 +41,22 @@ from registry.services import (
 )
 
 DEMO_DIR_NAME = "demo"
-CSV_PATH = Path(settings.BASE_DIR) / "demo" / "vaccinations.csv"
+DATA_FILES = Path(settings.BASE_DIR) / "demo"  # the catalogue and its records, shipped with the code
+CATALOGUE_PATH = DATA_FILES / "catalogue.json"
 DATASET_ID = "vaccination-records"
 DEMO_RECORD_KEY = "110101199003070011"
+SEARCH_EXAMPLE = "疫苗"
 
 DEPARTMENTS = [  # code, name (the names a Chinese city's departments go by)
     ("health", "市卫生健康委员会"),
     ("police", "市公安局"),
     ("audit-office", "市审计局"),
     ("data-bureau", "市政务服务和数据管理局"),
+    ("market", "市市场监督管理局"),
+    ("hrss", "市人力资源和社会保障局"),
+    ("transport", "市交通运输局"),
+    ("statistics", "市统计局"),
+    ("dongcheng-health", "东城区卫生健康委员会"),
 ]
 USERS: list[tuple[str, str, list[str], list[str]]] = [  # username, department code, roles, platform roles
     ("health-clerk", "health", [Role.CLERK], []),
@@ -50,20 +64,18 @@ USERS: list[tuple[str, str, list[str], list[str]]] = [  # username, department c
     ("police-clerk", "police", [Role.CLERK, Role.ADMIN], []),
     ("auditor", "audit-office", [Role.AUDITOR], []),
     ("data-authority", "data-bureau", [], [PlatformRoleName.DATA_AUTHORITY]),
+    ("market-clerk", "market", [Role.CLERK], []),
+    ("hrss-clerk", "hrss", [Role.CLERK], []),
+    ("transport-clerk", "transport", [Role.CLERK], []),
+    ("stats-clerk", "statistics", [Role.CLERK], []),
+    ("dongcheng-clerk", "dongcheng-health", [Role.CLERK], []),
 ]
-FIELDS = [
-    FieldSpec("citizen_id", FieldType.STRING, Sensitivity.PERSONAL, True, True, "公民身份号码"),
-    FieldSpec("full_name", FieldType.STRING, Sensitivity.PERSONAL, False, False, "姓名"),
-    FieldSpec("vaccine", FieldType.STRING, Sensitivity.INTERNAL, False, False, "疫苗名称"),
-    FieldSpec("dose_date", FieldType.DATE, Sensitivity.INTERNAL, False, False, "接种日期"),
-    FieldSpec("clinic", FieldType.STRING, Sensitivity.INTERNAL, False, False, "接种单位"),
-    FieldSpec("adverse_reaction", FieldType.BOOLEAN, Sensitivity.SENSITIVE, False, False,
-              "是否报告疑似预防接种异常反应"),
-]
+#: Who registers, loads and publishes a department's datasets: its first clerk above.
+CLERK_OF = {dept: username for username, dept, roles, _ in reversed(USERS) if Role.CLERK in roles}
 
 
 class Command(BaseCommand):
-    help = "Load the demo departments, people, dataset, consumer system, requests and audit history."
+    help = "Load the demo departments, people, catalogue, consumer system, requests and audit history."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
@@ -75,11 +87,12 @@ class Command(BaseCommand):
             users = self._users()
             departments = self._departments(users["admin"])
             self._roles(users, departments)
-            dataset = self._dataset(departments["health"], users["health-clerk"])
+            catalogue = self._catalogue(departments, users)
+            dataset = catalogue[DATASET_ID]
             system = self._system(departments["police"], users["police-clerk"], demo_dir)
             self._requests(dataset, system, users)
             log_sequence()
-            self._print(options["base_url"], demo_dir)
+            self._print(options["base_url"], demo_dir, catalogue)
 
     def _users(self) -> dict[str, Any]:
         """Accounts (Django's own; roles are given below, through the registry's services)."""
@@ -111,17 +124,39 @@ class Command(BaseCommand):
                 if not PlatformRole.objects.filter(user=user, role=platform_role).exists():
                     platform_role_grant(actor=admin, user=user, role=platform_role)
 
-    def _dataset(self, health: Department, clerk: Any) -> Dataset:
-        dataset = Dataset.objects.filter(identifier=DATASET_ID).first()
+    def _catalogue(self, departments: dict[str, Department], users: dict[str, Any]) -> dict[str, Dataset]:
+        """The datasets of demo/catalogue.json by identifier, each brought as far as its entry says."""
+        catalogue = json.loads(CATALOGUE_PATH.read_text(encoding="utf-8"))
+        return {entry["identifier"]: self._dataset(entry, departments[entry["owner"]],
+                                                   users[CLERK_OF[entry["owner"]]], catalogue["contacts"])
+                for entry in catalogue["datasets"]}
+
+    def _dataset(self, entry: dict[str, Any], owner: Department, clerk: Any,
+                 contacts: dict[str, dict[str, str]]) -> Dataset:
+        """Register, (publish and revise), load and publish, as a clerk would; each step only if not yet done.
+
+        A dataset with a ``revision`` is published first and then given its second version, so its CSV file
+        holds the second version's fields.
+        """
+        dataset = Dataset.objects.filter(identifier=entry["identifier"]).first()
         if dataset is None:
             dataset = dataset_register(
-                actor=clerk, owner=health, identifier=DATASET_ID, title="疫苗接种记录", tier=Tier.CONDITIONAL,
-                description="全市接种单位登记的预防接种记录，每位居民一行（最近一剂）。",
-                legal_basis="《中华人民共和国疫苗管理法》第四十九条（演示）", personal_data=True, fields=FIELDS)
-            report = records_import_csv(dataset=dataset, content=CSV_PATH.read_bytes(), actor=clerk)
+                actor=clerk, owner=owner, identifier=entry["identifier"], title=entry["title"], tier=entry["tier"],
+                fields=[FieldSpec(**spec) for spec in entry["fields"]],
+                **{**contacts.get(entry["owner"], {}), **entry["metadata"]})
+        if revision := entry.get("revision"):
+            if dataset.status == DatasetStatus.DRAFT:
+                dataset = dataset_publish(dataset=dataset, actor=clerk)
+            if dataset.version == 1:
+                dataset = dataset_update(
+                    actor=clerk, dataset=dataset, note=revision["note"],
+                    fields=[FieldSpec(**spec) for spec in [*entry["fields"], *revision["add_fields"]]])
+        if entry.get("records") and not Record.objects.filter(dataset=dataset).exists():
+            report = records_import_csv(dataset=dataset, content=(DATA_FILES / entry["records"]).read_bytes(),
+                                        actor=clerk)
             if not report.ok:
-                raise CommandError(f"demo CSV rejected: {report.errors}")
-        if dataset.status == DatasetStatus.DRAFT:
+                raise CommandError(f"demo CSV {entry['records']} rejected: {report.errors}")
+        if entry.get("publish", True) and dataset.status == DatasetStatus.DRAFT:
             dataset = dataset_publish(dataset=dataset, actor=clerk)
         return dataset
 
@@ -160,7 +195,7 @@ class Command(BaseCommand):
         )
         assert AccessRequest.objects.filter(state=RequestState.SUBMITTED).exists()
 
-    def _print(self, base_url: str, demo_dir: Path) -> None:
+    def _print(self, base_url: str, demo_dir: Path, catalogue: dict[str, Dataset]) -> None:
         root = Path(settings.BASE_DIR)
 
         def rel(path: Path) -> str:
@@ -174,6 +209,7 @@ class Command(BaseCommand):
         out = self.stdout.write
         out("")
         out(f"Admin: {base_url}/admin/   API docs: {base_url}/api/docs/   Health: {base_url}/healthz")
+        self._print_catalogue(base_url, catalogue)
         out("Logins (fresh passwords on every `make demo`):")
         for username, dept, roles, platform_roles in [("admin", "", [], ["platform superuser"]), *USERS]:
             label = ", ".join([*(f"{role} of {dept}" for role in roles), *platform_roles])
@@ -183,3 +219,20 @@ class Command(BaseCommand):
         out(f"Platform public key (pin it to verify responses): {rel(platform_pub)}")
         out("A signed API call (RFC 9421, Ed25519; covers @method @target-uri created expires keyid nonce):")
         out("  " + shlex.join(call))
+
+    def _print_catalogue(self, base_url: str, catalogue: dict[str, Dataset]) -> None:
+        """Where to start looking: the public catalogue, a search to try, and what the demo's catalogue holds."""
+        published = [d for d in catalogue.values() if d.status == DatasetStatus.PUBLISHED]
+        tiers = ", ".join(f"{tier} {sum(d.tier == tier for d in published)}" for tier in Tier.values)
+        out = self.stdout.write
+        out(f"Public catalogue (no sign-in): {base_url}/catalog/   DCAT-AP 3: {base_url}/catalog/dcat.ttl")
+        out(f"  Try a search for {SEARCH_EXAMPLE}: {base_url}/catalog/?q={quote(SEARCH_EXAMPLE)}")
+        out(f"  {len(published)} published datasets of {len({d.owner_id for d in published})} departments "
+            f"({tiers})")
+        for dataset in published:
+            if dataset.version > 1:
+                out(f"  {dataset.title} ({dataset.identifier}) is at version {dataset.version}: see its versions")
+        for dataset in catalogue.values():
+            if dataset.status == DatasetStatus.DRAFT:
+                out(f"  Draft {dataset.title} ({dataset.identifier}) of {dataset.owner.code} repeats the fields of "
+                    f"a published dataset: sign in as {CLERK_OF[dataset.owner.code]} to see the duplicate warning")
