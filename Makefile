@@ -14,6 +14,8 @@ $(VENV)/.installed: requirements.lock requirements-dev.lock
 install: $(VENV)/.installed
 
 # Embedded default: SQLite in data/, Celery eager, database nonce store. Idempotent.
+# The catalogue's stable URIs (DCAT-AP) name the address the demo serves.
+demo: export PLATFORM_BASE_URL ?= http://$(HOST)
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py platform_keygen
