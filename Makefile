@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install demo test lint schema docs messages clean-demo bench
+.PHONY: install demo test lint schema docs messages clean-demo bench bench-import
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,7 @@ clean-demo:
 # when DATABASE_URL and REDIS_URL are exported (in a database of its own, <name>_bench). BENCH_SCALE sizes it.
 bench: install
 	$(PY) -m bench
+
+# The import benchmark alone (bench/import_figure.py): BENCH_IMPORT_ROWS rows, 1,000,000 by default.
+bench-import: install
+	BENCH_ONLY=import $(PY) -m bench

@@ -76,8 +76,8 @@ class EventType(Enum):
     RECORDS_IMPORTED = "records.imported", "dataset", (
         "rows", "created", "updated", "deleted", "job", "file_digest", "format", "mode"), _(
         "Records were loaded into a dataset from a file (all or nothing), replacing all or by key.")
-    RECORDS_IMPORT_FAILED = "records.import_failed", "dataset", ("job", "reason"), _(
-        "Loading a checked file failed; nothing of it was applied.")
+    RECORDS_IMPORT_FAILED = "records.import_failed", "dataset", ("job", "reason", "file_digest"), _(
+        "Checking or loading a file failed; nothing of it was applied.")
     RECORD_VIEWED = "record.viewed", "record", ("dataset", "record_version"), _(
         "A clerk of the owning department opened a record's contents in the admin.")
     # --- The exchange ---

@@ -79,6 +79,13 @@ def _env_flag(name: str, default: bool) -> bool:
     raise BenchError(f"{name}={raw!r} is not a yes/no value")
 
 
+def _env_only() -> str:
+    only = os.environ.get("BENCH_ONLY", "").strip().lower()
+    if only not in ("", "import"):
+        raise BenchError(f"BENCH_ONLY={only!r}: use import (figure 5 alone), or leave it empty for every figure")
+    return only
+
+
 @dataclass(frozen=True)
 class Config:
     scale: float
@@ -92,6 +99,8 @@ class Config:
     threads: int
     profile: bool
     keep: bool
+    import_rows: int
+    only: str
     database_url: str
     redis_url: str
 
@@ -113,6 +122,9 @@ class Config:
             workers=int(_env_number("BENCH_WORKERS", 2, minimum=1, maximum=64)),
             threads=int(_env_number("BENCH_THREADS", 4, minimum=1, maximum=64)),
             profile=_env_flag("BENCH_PROFILE", True),
+            import_rows=int(_env_number("BENCH_IMPORT_ROWS", round(1_000_000 * scale), minimum=1000,
+                                        maximum=10_000_000)),
+            only=_env_only(),
             keep=_env_flag("BENCH_KEEP", False),
             database_url=os.environ.get("DATABASE_URL", "").strip(),
             redis_url=os.environ.get("REDIS_URL", "").strip(),
@@ -554,8 +566,21 @@ def figure_audit_verify(run: Run) -> Row:
 
 
 def figure_import(run: Run) -> Row:
-    raise NotYetMeasurable("the catalogue loads a CSV file whole, in memory, through the admin; a streamed "
-                           "import of 1,000,000 rows waits for the catalogue issue")
+    """Figure 5 (bench/import_figure.py): the platform's import and PostgreSQL's COPY, each in a child."""
+    rows = run.config.import_rows
+    data = run.django_script("bench.import_figure", "--rows", str(rows), timeout=3600)
+    run.extra["import"] = data
+    platform = data["platform"]
+    subject = (f"{platform['rows_per_second']:,.0f} rows/s, {platform['seconds']:.1f} s, "
+               f"peak {platform['peak_kib'] / 1024:.0f} MiB")
+    title = f"import of {rows:,} CSV rows / PostgreSQL COPY (and peak memory)"
+    if "copy" not in data:
+        return Row("5", title, verdict=f"{subject} (+{platform['above_start_kib'] / 1024:.0f} MiB over Django's "
+                                       "start); the COPY baseline is not measurable on SQLite")
+    copy = data["copy"]
+    baseline = f"{copy['rows_per_second']:,.0f} rows/s, {copy['seconds']:.1f} s, peak {copy['peak_kib'] / 1024:.0f} MiB"
+    return Row("5", title, subject, baseline, data["ratio"], "none set", f"measured (memory ratio "
+               f"{data['memory_ratio']:.1f}; +{platform['above_start_kib'] / 1024:.0f} MiB over Django's start)", data)
 
 
 def figure_export(run: Run) -> Row:
@@ -686,6 +711,38 @@ def format_cpu(phases: dict[str, list[PhaseResult]]) -> str:
     return "\n".join(lines)
 
 
+def _finish(config: Config, run: Run, machine: dict[str, Any], rows: list[Row], started: float,
+            say: Callable[[str], None]) -> int:
+    """Print the table and write the JSON of the run."""
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+
+    print("")
+    print(format_table(rows))
+    if run.phases:
+        print(format_cpu(run.phases))
+    if "profile" in run.extra:
+        profile = run.extra["profile"]
+        split = ", ".join(f"{name} {part['ms_per_read']:.2f}" for name, part in profile["split"].items())
+        print(f"signed read in one process: {profile['plain_ms_per_read']:.2f} ms, "
+              f"{len(profile['statements'])} SQL statements; split (ms): {split}")
+    print(f"load average: {machine['load_average_at_start']} at start, {machine['load_average_at_end']} at end "
+          f"(the load generator shares the {machine['cores']} cores with the server)")
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    kind = "postgresql" if config.database_url else "sqlite"
+    path = RESULTS_DIR / f"{stamp}-{kind}.json"
+    path.write_text(json.dumps({
+        "when": stamp, "seconds": round(time.monotonic() - started, 1), "machine": machine,
+        "config": {k: v for k, v in vars(config).items() if k not in ("database_url", "redis_url")},
+        "figures": [vars(row) for row in rows],
+        "phases": {row: [_phase_data(r) for r in results] for row, results in run.phases.items()},
+        "profile": run.extra.get("profile"), "import": run.extra.get("import"),
+    }, indent=2, default=str))
+    say(f"results: {path.relative_to(BASE_DIR)} ({time.monotonic() - started:.0f} s)")
+    return 0
+
+
 def main() -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         print(f"\nbench: {signal.Signals(signum).name}; stopping what it started", file=sys.stderr)
@@ -746,6 +803,8 @@ def main() -> int:
                                  f"{completed.stderr[-3000:]}")
         run = Run(config=config, env=env, setup_env=setup_env, info={}, phases={})
         run.info = run.django_script("bench.prepare")
+        if config.only == "import":
+            return _finish(config, run, machine, [figure_import(run)], started, say)
 
         gunicorn = [PY, "-m", "gunicorn", "--workers", str(config.workers), "--worker-class", config.server,
                     "--error-logfile", "-", "--log-level", "warning", "--timeout", "30", "--graceful-timeout", "5"]
@@ -781,32 +840,7 @@ def main() -> int:
                 rows.append(function(run))
             except NotYetMeasurable as reason:
                 rows.append(Row(number, title, verdict=f"not yet measurable: {reason}"))
-        machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-
-        print("")
-        print(format_table(rows))
-        print(format_cpu(run.phases))
-        if "profile" in run.extra:
-            profile = run.extra["profile"]
-            split = ", ".join(f"{name} {part['ms_per_read']:.2f}" for name, part in profile["split"].items())
-            print(f"signed read in one process: {profile['plain_ms_per_read']:.2f} ms, "
-                  f"{len(profile['statements'])} SQL statements; split (ms): {split}")
-        print(f"load average: {machine['load_average_at_start']} at start, {machine['load_average_at_end']} at end "
-              f"(the load generator shares the {machine['cores']} cores with the server)")
-
-        RESULTS_DIR.mkdir(exist_ok=True)
-        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-        kind = "postgresql" if config.database_url else "sqlite"
-        path = RESULTS_DIR / f"{stamp}-{kind}.json"
-        path.write_text(json.dumps({
-            "when": stamp, "seconds": round(time.monotonic() - started, 1), "machine": machine,
-            "config": {k: v for k, v in vars(config).items() if k not in ("database_url", "redis_url")},
-            "figures": [vars(row) for row in rows],
-            "phases": {row: [_phase_data(r) for r in results] for row, results in run.phases.items()},
-            "profile": run.extra.get("profile"),
-        }, indent=2, default=str))
-        say(f"results: {path.relative_to(BASE_DIR)} ({time.monotonic() - started:.0f} s)")
-        return 0
+        return _finish(config, run, machine, rows, started, say)
     except BenchError as exc:
         print(f"\nbench: {exc}", file=sys.stderr)
         return 1

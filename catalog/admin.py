@@ -187,7 +187,8 @@ class DatasetAdmin(PolicyAdmin):
         """The buttons for what this person can do next with the dataset (none that would answer 403)."""
         buttons: list[tuple[str, str]] = []
         if allows(request.user, Perm.DATASET_MANAGE, obj):
-            buttons.append((reverse("admin:catalog_dataset_import", args=[obj.pk]), _("Load records")))
+            buttons.append((reverse("admin:catalog_dataset_import", args=[obj.pk]),
+                            _("Load records (CSV, Excel, JSON Lines)")))
             if obj.status == DatasetStatus.DRAFT:
                 buttons.append((reverse("admin:catalog_dataset_publish", args=[obj.pk]), _("Publish")))
             else:

@@ -252,6 +252,9 @@ class Dataset(models.Model):
             errors["legal_basis"] = _("A dataset that is not shared must cite its legal basis.")
         elif self.tier == Tier.CONDITIONAL and not self.legal_basis.strip():
             errors["legal_basis"] = _("Conditional sharing must cite its legal basis.")
+        if self.status != DatasetStatus.DRAFT and not self.description.strip():
+            errors["description"] = _("A published dataset needs a description (摘要): both catalogue standards "
+                                      "require one.")
         if self.tier == Tier.OPEN and not self.licence:
             errors["licence"] = _("Open data needs a licence.")
         if self.temporal_start and self.temporal_end and self.temporal_end < self.temporal_start:
@@ -368,3 +371,167 @@ class DatasetVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.identifier} v{self.number}"
+
+
+# --- Imports: a file of records is checked (a dry run), then applied as a new records generation ---
+
+
+class ImportFormat(models.TextChoices):
+    CSV = "csv", _("CSV")
+    XLSX = "xlsx", _("Excel workbook (XLSX)")
+    JSONL = "jsonl", _("JSON Lines")
+
+
+class ImportMode(models.TextChoices):
+    UPSERT = "upsert", _("Upsert by key (keep the records the file does not name)")
+    REPLACE = "replace", _("Replace all (the file becomes the whole dataset)")
+
+
+class ImportState(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded, waiting to be checked")
+    CHECKING = "checking", _("Being checked")
+    CHECKED = "checked", _("Checked")
+    APPLYING = "applying", _("Being loaded")
+    APPLIED = "applied", _("Loaded")
+    FAILED = "failed", _("Failed")
+    DISCARDED = "discarded", _("Discarded")
+
+
+class ImportJob(models.Model):
+    """One uploaded file of records: checked first (the dry run and its report), then applied or not.
+
+    The file stays on disk only until it is checked; its rows wait in ``ImportRow`` until the job is
+    applied or discarded. ``progress_done`` / ``progress_total`` drive the admin's progress bar.
+    """
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="import_jobs",
+                                verbose_name=_("dataset"), help_text=_("The dataset the records are loaded into."))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("uploaded by"),
+                                   help_text=_("The clerk who uploaded the file."))
+    applied_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="+", verbose_name=_("loaded by"),
+                                   help_text=_("The clerk who applied the checked file."))
+    file_name = models.CharField(max_length=255, verbose_name=_("file name"),
+                                 help_text=_("The name of the uploaded file, as the clerk's computer called it."))
+    stored_name = models.CharField(max_length=100, blank=True, editable=False, verbose_name=_("stored as"),
+                                   help_text=_("The file's name in the platform's import folder while it waits."))
+    file_size = models.PositiveBigIntegerField(default=0, verbose_name=_("size (bytes)"),
+                                               help_text=_("The file's size in bytes."))
+    file_digest = models.CharField(max_length=64, verbose_name=_("SHA-256"),
+                                   help_text=_("The SHA-256 of the file, as the audit events record it."))
+    format = models.CharField(max_length=8, choices=ImportFormat.choices, verbose_name=_("format"),
+                              help_text=_("CSV, XLSX or JSON Lines."))
+    encoding = models.CharField(max_length=32, blank=True, verbose_name=_("encoding"),
+                                help_text=_("The text encoding detected from the file's bytes (CSV)."))
+    columns = models.JSONField(default=list, blank=True, verbose_name=_("columns"),
+                               help_text=_("The field of each column, by position, when the clerk mapped the "
+                                           "file's header (a proposed schema); empty: the header names the fields."))
+    mode = models.CharField(max_length=8, choices=ImportMode.choices, default=ImportMode.UPSERT,
+                            verbose_name=_("mode"), help_text=_("Replace all records, or upsert by key."))
+    state = models.CharField(max_length=12, choices=ImportState.choices, default=ImportState.UPLOADED,
+                             verbose_name=_("state"), help_text=_("Where the job is: checked, loaded, failed..."))
+    progress_done = models.PositiveBigIntegerField(default=0, verbose_name=_("progress"),
+                                                   help_text=_("Work done in the current step."))
+    progress_total = models.PositiveBigIntegerField(default=0, verbose_name=_("progress total"),
+                                                    help_text=_("Work of the current step (0: not known)."))
+    rows = models.PositiveIntegerField(default=0, verbose_name=_("rows"), help_text=_("Rows read from the file."))
+    problems = models.PositiveIntegerField(default=0, verbose_name=_("problems"),
+                                           help_text=_("Row problems found; a job with problems cannot be applied."))
+    existing = models.PositiveIntegerField(default=0, verbose_name=_("keys already loaded"),
+                                           help_text=_("Rows whose key the dataset already has (when checked)."))
+    created = models.PositiveIntegerField(default=0, verbose_name=_("created"), help_text=_("Records added."))
+    updated = models.PositiveIntegerField(default=0, verbose_name=_("updated"), help_text=_("Records replaced."))
+    deleted = models.PositiveIntegerField(default=0, verbose_name=_("deleted"),
+                                          help_text=_("Records removed (replace all only)."))
+    generation = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("records generation"),
+                                             help_text=_("The records generation this job staged."))
+    error = models.TextField(blank=True, verbose_name=_("failure"), help_text=_("Why the job failed."))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("uploaded at"),
+                                      help_text=_("When the file was uploaded."))
+    checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("checked at"),
+                                      help_text=_("When the check finished."))
+    applied_at = models.DateTimeField(null=True, blank=True, verbose_name=_("loaded at"),
+                                      help_text=_("When the records were switched to this file's."))
+    heartbeat_at = models.DateTimeField(default=timezone.now, verbose_name=_("last progress"),
+                                        help_text=_("When the job last made progress; a job silent for long is "
+                                                    "taken as stopped."))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        constraints = [
+            # One import at a time per dataset: a second apply is refused by the database itself.
+            models.UniqueConstraint(fields=["dataset"], condition=models.Q(state="applying"),
+                                    name="import_one_applying_per_dataset"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id}: {self.file_name} ({self.state})"
+
+
+class ImportProblemKind(models.TextChoices):
+    WRONG_HEADER = "wrong_header", _("Wrong header")
+    WRONG_TYPE = "wrong_type", _("Wrong type")
+    MISSING_VALUE = "missing_value", _("Missing required value")
+    DUPLICATE_KEY = "duplicate_key", _("Duplicate key")
+    INVALID_KEY = "invalid_key", _("Unusable key")
+    UNDECODABLE = "undecodable", _("Undecodable text")
+    MERGED_CELL = "merged_cell", _("Merged cell")
+    FORMULA_CELL = "formula_cell", _("Formula cell")
+    MALFORMED = "malformed", _("Malformed row")
+
+
+class ImportProblem(models.Model):
+    """One row problem of a check (the first ``MAX_STORED_PROBLEMS`` of a job; the job counts them all).
+
+    ``value`` is shortened, and masked for personal fields and subject identifiers: never the raw value.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="problem_rows",
+                            verbose_name=_("import"), help_text=_("The import this problem was found in."))
+    line = models.PositiveIntegerField(verbose_name=_("line"),
+                                       help_text=_("Line of the file (CSV, JSON Lines) or row of the sheet (XLSX); "
+                                                   "1 is the header."))
+    column = models.CharField(max_length=255, blank=True, verbose_name=_("column"),
+                              help_text=_("The column (field) of the problem, if it is in one cell."))
+    kind = models.CharField(max_length=16, choices=ImportProblemKind.choices, verbose_name=_("problem"),
+                            help_text=_("What kind of problem it is."))
+    value = models.CharField(max_length=100, blank=True, verbose_name=_("value"),
+                             help_text=_("The cell's value, shortened; masked for personal fields."))
+    message = models.CharField(max_length=500, verbose_name=_("what to fix"),
+                               help_text=_("What is wrong and how to fix it."))
+    other_line = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("other line"),
+                                             help_text=_("For a duplicate key: the line that has it first."))
+
+    class Meta:
+        ordering = ["job", "line", "id"]
+        verbose_name = _("import problem")
+        verbose_name_plural = _("import problems")
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column} {self.kind}"
+
+
+class ImportRow(models.Model):
+    """A checked row waiting to be applied (the staging table): its key and its typed values.
+
+    Duplicate keys are found here with SQL (GROUP BY), and the apply copies these rows into the next
+    records generation with INSERT ... SELECT, so neither holds the file in memory.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="+", verbose_name=_("import"),
+                            help_text=_("The import this row belongs to."))
+    line = models.PositiveIntegerField(verbose_name=_("line"), help_text=_("Where the row starts in the file."))
+    key = models.CharField(max_length=255, verbose_name=_("record key"), help_text=_("The row's lookup key."))
+    data = models.JSONField(verbose_name=_("data"), help_text=_("The row's values, by field name."))
+
+    class Meta:
+        verbose_name = _("staged row")
+        verbose_name_plural = _("staged rows")
+        indexes = [models.Index(fields=["job", "key"], name="import_row_job_key"),
+                   models.Index(fields=["job", "line"], name="import_row_job_line")]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}:{self.line}"

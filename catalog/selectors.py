@@ -46,7 +46,9 @@ def dataset_get_published(*, identifier: str, version: int | None = None) -> Dat
 
 def record_get(*, dataset: Dataset, key: str) -> Record | None:
     """The served record of this key: of the dataset's current records generation, not deleted."""
-    return Record.objects.filter(dataset=dataset, generation=dataset.records_generation, key=key,
+    # The generation as the database has it now, in the same statement: the dataset object may be a
+    # remembered one from before an import switched generations.
+    return Record.objects.filter(dataset=dataset, generation=F("dataset__records_generation"), key=key,
                                  deleted_at__isnull=True).first()
 
 

@@ -77,6 +77,9 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     dataset = Dataset.objects.get(identifier="vaccinations")
     response = clerk.post(f"/admin/catalog/dataset/{dataset.pk}/import/",
                           {"file": SimpleUploadedFile("vaccinations.csv", CSV, "text/csv")})
+    assert response.status_code == 302  # to the job's page: the dry run's report first
+    assert not Record.objects.filter(dataset=dataset).exists()
+    response = clerk.post(response["Location"], {"action": "apply", "mode": "upsert"})
     assert response.status_code == 302
     assert Record.objects.filter(dataset=dataset).count() == 2
     response = clerk.post("/admin/catalog/dataset/", {"action": "publish", "_selected_action": [dataset.pk]})
@@ -151,7 +154,8 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     actions = list(AuditEvent.objects.order_by("id").values_list("action", "outcome", "reason"))
     assert actions == [
         ("user.logged_in", "ok", ""),
-        ("dataset.registered", "ok", ""), ("records.imported", "ok", ""), ("dataset.published", "ok", ""),
+        ("dataset.registered", "ok", ""), ("records.checked", "ok", ""), ("records.imported", "ok", ""),
+        ("dataset.published", "ok", ""),
         ("user.logged_in", "ok", ""), ("system.registered", "ok", ""), ("system_key.registered", "ok", ""),
         ("access_request.filed", "ok", ""),
         ("user.logged_in", "ok", ""), ("access_request.approved", "ok", ""), ("record.read", "ok", ""),

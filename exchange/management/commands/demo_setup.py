@@ -23,8 +23,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 
 from audit.sequencer import log_sequence
+from catalog.imports.services import records_import
 from catalog.models import Dataset, DatasetStatus, Record, Tier
-from catalog.services import FieldSpec, dataset_publish, dataset_register, dataset_update, records_import_csv
+from catalog.services import FieldSpec, dataset_publish, dataset_register, dataset_update
 from core.crypto import key_fingerprint
 from core.keys import public_path
 from exchange import client
@@ -152,10 +153,10 @@ class Command(BaseCommand):
                     actor=clerk, dataset=dataset, note=revision["note"],
                     fields=[FieldSpec(**spec) for spec in [*entry["fields"], *revision["add_fields"]]])
         if entry.get("records") and not Record.objects.filter(dataset=dataset).exists():
-            report = records_import_csv(dataset=dataset, content=(DATA_FILES / entry["records"]).read_bytes(),
-                                        actor=clerk)
+            report = records_import(dataset=dataset, source=DATA_FILES / entry["records"], actor=clerk)
             if not report.ok:
-                raise CommandError(f"demo CSV {entry['records']} rejected: {report.errors}")
+                raise CommandError(f"demo CSV {entry['records']} rejected: "
+                                   f"{[(p.line, p.column, p.message) for p in report.problems]}")
         if entry.get("publish", True) and dataset.status == DatasetStatus.DRAFT:
             dataset = dataset_publish(dataset=dataset, actor=clerk)
         return dataset
