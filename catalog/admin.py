@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -282,7 +283,7 @@ class DatasetAdmin(PolicyAdmin):
 
     def new_version_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Change a published dataset's schema or tier: a new version, with a note; the grants that lose a
-        field are listed before the clerk confirms (they are suspended until approved again)."""
+        field are suspended until approved again; the page lists the grants in force with the fields each reads."""
         dataset = self._managed(request, pk)
         formset_class = forms.inlineformset_factory(Dataset, Field, formset=OneLookupKeyFormSet,
                                                     fields=FIELD_COLUMNS, extra=1)
@@ -310,7 +311,11 @@ class DatasetAdmin(PolicyAdmin):
                 status = 400
         return self._page(request, "admin/catalog/new_version.html", _("New version of %(dataset)s") % {
             "dataset": dataset.identifier}, dataset, status, form=form, formset=formset,
-            versions=dataset.versions.all())
+            versions=dataset.versions.all(),
+            # The grants in force and the fields each reads (by the reverse relation: the exchange is a
+            # layer above and is not imported).
+            grants=dataset.grants.filter(revoked_at=None, suspended_at=None, valid_until__gt=timezone.now())
+            .select_related("consumer__department"))
 
 
 class NewVersionForm(forms.Form):

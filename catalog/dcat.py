@@ -311,7 +311,7 @@ def published_datasets() -> QuerySet[Dataset]:
     """Published datasets with what the export reads, in one query: the owner, and the current version's note
     (``version_note``)."""
     note = DatasetVersion.objects.filter(dataset=OuterRef("pk"), number=OuterRef("version")).values("note")[:1]
-    return (Dataset.objects.filter(status=DatasetStatus.PUBLISHED).select_related("owner")
+    return (search.catalogue_published().select_related("owner")
             .annotate(version_note=Subquery(note)).order_by("identifier"))
 
 

@@ -99,13 +99,17 @@ def catalogue_query_parse(params: Mapping[str, Any]) -> CatalogueQuery:
     return CatalogueQuery(text=text, filters=filters, page=page)
 
 
+MAX_BIGRAMS = 16
+
+
 def _contains(text: str) -> Q:
     return Q(search_text__contains=text)  # search_text and the terms are lowercase; LIKE wildcards are escaped
 
 
 def _bigrams_mostly(run: str) -> Q:
     """More than half of a Chinese run's distinct character pairs occur in the dataset's search text."""
-    bigrams = list(dict.fromkeys(run[i:i + 2] for i in range(len(run) - 1)))
+    # At most MAX_BIGRAMS pairs: a query is one SQL expression, and a long run must not overflow its parser.
+    bigrams = list(dict.fromkeys(run[i:i + 2] for i in range(len(run) - 1)))[:MAX_BIGRAMS]
     hits: Any = Value(0)
     for bigram in bigrams:
         hits = hits + Case(When(_contains(bigram), then=Value(1)), default=Value(0))
@@ -246,8 +250,11 @@ def catalogue_dataset(identifier: str) -> Dataset | None:
 
 def open_fields(dataset: Dataset) -> list[Field]:
     """The fields an open dataset shows the public. Open data never holds personal information (the publishing
-    rules refuse it); personal fields are left out here too, so a rule change can never leak them."""
-    return [f for f in dataset.fields.all() if f.sensitivity not in (Sensitivity.PERSONAL, Sensitivity.SENSITIVE)]
+    rules refuse it); personal fields are left out here too, so a rule change can never leak them, and so is
+    a subject identifier unless its clerk marked it public (a company's credit code, not a person's ID)."""
+    return [f for f in dataset.fields.all()
+            if f.sensitivity == Sensitivity.PUBLIC
+            or (f.sensitivity == Sensitivity.INTERNAL and not f.is_subject_identifier)]
 
 
 def open_records(dataset: Dataset, generation: int, *, limit: int | None = None,

@@ -15,6 +15,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_GET
 
 from audit.events import EventType
 from audit.services import Actor, event_record
@@ -123,7 +124,7 @@ def dataset_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "dcat_links": [(fmt, media, reverse("catalog:dataset_dcat", kwargs={"identifier": identifier, "fmt": fmt}))
                        for fmt, media in (("ttl", "text/turtle"), ("jsonld", "application/ld+json"))],
         "request_url": (reverse("admin:exchange_accessrequest_add") + f"?dataset={dataset.pk}"
-                        if signed_in and dataset.tier in REQUESTABLE_TIERS else None),
+                        if dataset.tier in REQUESTABLE_TIERS and allows(user, Perm.REQUEST_FILE) else None),
         "manage_url": (reverse("admin:catalog_dataset_change", args=[dataset.pk])
                        if signed_in and allows(user, Perm.DATASET_MANAGE, dataset) else None),
     }
@@ -175,6 +176,7 @@ def _json_chunks(dataset: Dataset, columns: list[Field], records: Iterable[dict[
     yield b"".join(chunk) + b"]}"
 
 
+@require_GET  # a download is audited: HEAD, which would record one without serving it, is refused
 def dataset_download(request: HttpRequest, identifier: str, fmt: str) -> HttpResponseBase:
     """An open dataset's records as CSV or JSON, streamed. Every download is an audit event, committed before
     the first byte leaves: if it cannot be written, nothing is served (503)."""

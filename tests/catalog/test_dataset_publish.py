@@ -117,8 +117,8 @@ def test_it_lists_every_problem_at_once(health: Department, health_clerk: Any) -
                                      status=DatasetStatus.DRAFT)
     error = assert_refused(dataset, health_clerk, 400, "not_publishable")
     assert error.message == ("secret cannot be published yet: add at least one field; mark exactly one field as "
-                             "the lookup key; write a description (摘要): both catalogue standards require one; A dataset that is not "
-                             "shared must cite its legal basis.")
+                             "the lookup key; write a description (摘要): both catalogue standards require one; "
+                             "A dataset that is not shared must cite its legal basis.")
 
 
 def test_it_rejects_an_already_published_dataset_with_409(vaccinations: Dataset, health_clerk: Any) -> None:

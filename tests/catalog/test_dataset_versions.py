@@ -162,6 +162,7 @@ def test_the_new_version_page_lists_versions_and_publishes(published: Dataset, h
     url = f"/admin/catalog/dataset/{published.pk}/new-version/"
     page = http.get(url)
     assert page.status_code == 200
+    assert "<td>vaccine, dose_date</td>" in page.content.decode()  # the grant in force and what it reads
     formset = page.context["formset"]
     form = {"tier": "conditional", "note": "接种日期另行发布"}
     form |= {f"fields-{key}": value for key, value in formset.management_form.initial.items()}

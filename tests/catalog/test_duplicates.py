@@ -59,7 +59,8 @@ def test_the_publish_page_and_the_save_warn_before_publishing(vaccinations: Data
     http.force_login(clerk)
     fields = ["citizen_id", "full_name", "vaccine"]
     form = {**DATASET_FORM_DEFAULTS, "owner": district.pk, "identifier": "district-vaccinations",
-            "title": "辖区接种登记", "description": "辖区接种单位的登记。", "tier": "conditional", "legal_basis": "（演示）",
+            "title": "辖区接种登记", "description": "辖区接种单位的登记。", "tier": "conditional",
+            "legal_basis": "（演示）",
             "fields-TOTAL_FORMS": len(fields), "fields-INITIAL_FORMS": 0, "fields-MIN_NUM_FORMS": 0,
             "fields-MAX_NUM_FORMS": 1000}
     for i, name in enumerate(fields):

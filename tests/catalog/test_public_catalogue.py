@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from catalog.models import Dataset, Tier
+from catalog.models import Dataset, Field, Sensitivity, Tier
 from exchange.models import Grant
 from registry.models import Department, Role, System
 from tests.catalog import conftest_finding as finding
@@ -189,6 +189,23 @@ def test_signed_in_people_may_request_access_to_shared_data(catalogue: Catalogue
     html = page(dataset_path(dataset), police_clerk)[1]
     assert (button in html) is requestable
     assert ("Manage in the admin" in html) is (dataset.owner.code == "police")  # only their own department's
+
+
+def test_only_people_who_may_file_requests_see_the_button(catalogue: Catalogue, auditor: Any) -> None:
+    assert "Request access" not in page(dataset_path(catalogue.vaccinations), auditor)[1]
+
+
+def test_a_subject_identifier_not_marked_public_stays_out_of_open_data(catalogue: Catalogue) -> None:
+    Field.objects.filter(dataset=catalogue.clinics, name="visits").update(sensitivity=Sensitivity.INTERNAL,
+                                                                          is_subject_identifier=True)
+    html = page(dataset_path(catalogue.clinics))[1]
+    assert "<td>1000</td>" not in html
+    assert "visits" not in download(catalogue.clinics, "csv").getvalue().decode("utf-8-sig").splitlines()[0]
+
+
+def test_a_head_request_downloads_and_records_nothing(catalogue: Catalogue) -> None:
+    response = Client().head(reverse("catalog:download", kwargs={"identifier": "clinic-visits", "fmt": "csv"}))
+    assert response.status_code == 405 and not downloads()
 
 
 def test_the_owning_departments_clerk_may_manage_it_in_the_admin(catalogue: Catalogue, health_clerk: Any) -> None:
