@@ -222,6 +222,12 @@ NONCE_STORE = envchoice("NONCE_STORE", "redis" if REDIS_URL else "database", ("r
 # from a request's Host header, so a dataset's URI is the same whoever asks ---
 PLATFORM_BASE_URL = env("PLATFORM_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 
+# --- Record imports: uploads wait in IMPORTS_DIR (storage shared with the Celery workers when they run
+# elsewhere); files up to IMPORT_INLINE_MAX_BYTES are checked and applied inside the request ---
+IMPORTS_DIR = Path(env("IMPORTS_DIR", str(DATA_DIR / "imports")))
+IMPORT_MAX_UPLOAD_BYTES = envint("IMPORT_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+IMPORT_INLINE_MAX_BYTES = envint("IMPORT_INLINE_MAX_BYTES", 2 * 1024 * 1024)
+
 # --- The platform's own Ed25519 key: signs exchange responses and audit checkpoints ---
 PLATFORM_SIGNING_KEY_FILE = Path(env("PLATFORM_SIGNING_KEY_FILE", str(DATA_DIR / "platform-signing-key.pem")))
 

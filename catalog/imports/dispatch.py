@@ -14,8 +14,7 @@ from .services import import_apply, import_check
 
 logger = logging.getLogger(__name__)
 
-#: Files up to this size are checked and applied within the clerk's request (a second or so).
-INLINE_MAX_BYTES = 2 * 1024 * 1024
+#: A job's long steps, in order.
 STEPS = ("check", "apply")
 
 
@@ -50,8 +49,8 @@ def step_dispatch(step: str, job: ImportJob) -> None:
     """
     if step not in STEPS:
         raise ValueError(step)
-    inline = getattr(settings, "IMPORT_INLINE_MAX_BYTES", INLINE_MAX_BYTES)
-    if job.file_size <= inline:
+    # Files up to this size are checked and applied within the clerk's request (a second or so).
+    if job.file_size <= settings.IMPORT_INLINE_MAX_BYTES:
         step_run(step, job.pk)
     elif settings.CELERY_TASK_ALWAYS_EAGER:
         transaction.on_commit(lambda: threading.Thread(target=_in_thread, args=(step, job.pk), daemon=True,
