@@ -71,7 +71,7 @@ class EventType(Enum):
     DATASET_DOWNLOADED = "dataset.downloaded", "dataset", ("format", "rows", "version"), _(
         "Someone (signed in or not) downloaded an open dataset from the public catalogue.")
     RECORDS_CHECKED = "records.checked", "dataset", (
-        "job", "file_name", "file_digest", "format", "encoding", "rows", "problems", "mode"), _(
+        "job", "file_digest", "format", "encoding", "rows", "problems", "mode"), _(
         "A file of records was checked (a dry run): how many rows, how many problems; nothing was loaded.")
     RECORDS_IMPORTED = "records.imported", "dataset", (
         "rows", "created", "updated", "deleted", "job", "file_digest", "format", "mode"), _(

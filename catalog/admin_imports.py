@@ -20,6 +20,7 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.core import signing
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -45,6 +46,7 @@ from .imports.services import (
     import_apply_start,
     import_check_restart,
     import_discard,
+    import_stale_release,
     import_upload,
     imports_dir,
     max_upload_bytes,
@@ -158,8 +160,23 @@ def _job(dataset: Dataset, job_id: int) -> ImportJob:
     return job
 
 
+def _silent(job: ImportJob) -> bool:
+    """No progress for STALE_AFTER: its worker stopped (a restart killed the thread, a worker died)."""
+    return job.heartbeat_at < timezone.now() - STALE_AFTER
+
+
 def _stale(job: ImportJob) -> bool:
-    return job.state == ImportState.CHECKING and job.heartbeat_at < timezone.now() - STALE_AFTER
+    """A check that stopped: its page offers to start it again."""
+    return job.state == ImportState.CHECKING and _silent(job)
+
+
+def _current(job: ImportJob) -> ImportJob:
+    """The job as it is now: one that stopped while being loaded is failed (what it staged is deleted) when
+    it is looked at, rather than showing "being loaded" forever; the page then offers to upload it again."""
+    if job.state == ImportState.APPLYING and _silent(job):
+        import_stale_release(job.dataset)
+        job.refresh_from_db()
+    return job
 
 
 def _progress(job: ImportJob) -> dict[str, Any]:
@@ -185,7 +202,7 @@ def job_view(model_admin: Any, request: HttpRequest, pk: int, job_id: int) -> Ht
     dataset = _dataset(model_admin, request, pk)
     if denied := _denied(request, dataset):
         return denied
-    job = _job(dataset, job_id)
+    job = _current(_job(dataset, job_id))
     form = ApplyForm(request.POST or None, initial={"mode": job.mode})
     status = 200
     if request.method == "POST":
@@ -227,7 +244,7 @@ def progress_view(model_admin: Any, request: HttpRequest, pk: int, job_id: int) 
     dataset = _dataset(model_admin, request, pk)
     if not allows(request.user, Perm.DATASET_MANAGE, dataset):
         return JsonResponse({"error": {"code": "forbidden"}}, status=403)
-    return JsonResponse(_progress(_job(dataset, job_id)))
+    return JsonResponse(_progress(_current(_job(dataset, job_id))))
 
 
 # --- Templates ---
@@ -299,8 +316,12 @@ def _stored(token: str, user: Any) -> StoredFile:
     except signing.BadSignature:
         raise PlatformError(ErrorCode.INVALID_INPUT, _("This proposal is more than a day old or was altered; "
                                                        "upload the file again.")) from None
-    if data.get("user") != user.pk or not (imports_dir() / data["stored_name"]).exists():
+    if data.get("user") != user.pk:
         raise Http404
+    if not (imports_dir() / data["stored_name"]).exists():
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("The uploaded file is no longer kept (a file waits a day "
+                                                       "at most for its proposal to be confirmed); upload it "
+                                                       "again."))
     return StoredFile(data["stored_name"], data["file_name"], data["size"], data["digest"], data["format"])
 
 
@@ -334,23 +355,26 @@ def propose_view(model_admin: Any, request: HttpRequest) -> HttpResponse:
     context = _context(model_admin, request, title, upload_form=upload_form)
     if request.method != "POST":
         return TemplateResponse(request, "admin/catalog/import_propose.html", context)
-    try:
-        if step == "upload":
-            if not upload_form.is_valid():
-                return TemplateResponse(request, "admin/catalog/import_propose.html", context, status=400)
-            upload = upload_form.cleaned_data["file"]
-            stored = file_store(source=upload.chunks(), file_name=upload.name)
-            proposal = schema_propose(stored.path, stored.format)
-            dataset_form, formset = _proposal_forms(request, stored, proposal, upload_form.cleaned_data["owner"])
-            limit_to_departments(request, dataset_form.fields["owner"], Perm.DATASET_MANAGE, "pk")
-            return TemplateResponse(request, "admin/catalog/import_propose.html", {
-                **context, "proposal": proposal, "dataset_form": dataset_form, "formset": formset,
-                "flag_labels": FLAG_LABELS, "stored": stored,
-                "encoding": ENCODING_LABELS.get(proposal.encoding, proposal.encoding)})
+    if step != "upload":
         return _propose_confirm(model_admin, request, context)
+    if not upload_form.is_valid():
+        return TemplateResponse(request, "admin/catalog/import_propose.html", context, status=400)
+    upload = upload_form.cleaned_data["file"]
+    stored: StoredFile | None = None
+    try:
+        stored = file_store(source=upload.chunks(), file_name=upload.name)
+        proposal = schema_propose(stored.path, stored.format)
     except PlatformError as exc:
+        if stored is not None:
+            stored.path.unlink(missing_ok=True)  # refused: no proposal names it
         upload_form.add_error(None, exc.message)
         return TemplateResponse(request, "admin/catalog/import_propose.html", context, status=exc.status)
+    dataset_form, formset = _proposal_forms(request, stored, proposal, upload_form.cleaned_data["owner"])
+    limit_to_departments(request, dataset_form.fields["owner"], Perm.DATASET_MANAGE, "pk")
+    return TemplateResponse(request, "admin/catalog/import_propose.html", {
+        **context, "proposal": proposal, "dataset_form": dataset_form, "formset": formset,
+        "flag_labels": FLAG_LABELS, "stored": stored,
+        "encoding": ENCODING_LABELS.get(proposal.encoding, proposal.encoding)})
 
 
 def _propose_confirm(model_admin: Any, request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
@@ -360,7 +384,6 @@ def _propose_confirm(model_admin: Any, request: HttpRequest, context: dict[str, 
     limit_to_departments(request, dataset_form.fields["owner"], Perm.DATASET_MANAGE, "pk")
     status = 400
     if dataset_form.is_valid() and formset.is_valid():
-        stored = _stored(dataset_form.cleaned_data["token"], request.user)
         data = dataset_form.cleaned_data
         chosen = [(i, f) for i, f in enumerate(formset.cleaned_data) if f.get("include") or i == data["key"]]
         specs = [FieldSpec(name=f["name"], type=f["type"], sensitivity=f["sensitivity"],
@@ -368,15 +391,17 @@ def _propose_confirm(model_admin: Any, request: HttpRequest, context: dict[str, 
                            description=f["description"].strip()) for i, f in chosen]
         included = {i for i, _f in chosen}
         columns = [f["name"] if i in included else "" for i, f in enumerate(formset.cleaned_data)]
-        try:
-            dataset = dataset_register(actor=request.user, owner=data["owner"], identifier=data["identifier"],
-                                       title=data["title"], tier=data["tier"], fields=specs,
-                                       legal_basis=data["legal_basis"], personal_data=data["personal_data"])
+        try:  # an old or altered proposal, or a file no longer kept, is said on the form
+            stored = _stored(data["token"], request.user)
+            with transaction.atomic():  # registered with its file, or not at all
+                dataset = dataset_register(actor=request.user, owner=data["owner"], identifier=data["identifier"],
+                                           title=data["title"], tier=data["tier"], fields=specs,
+                                           legal_basis=data["legal_basis"], personal_data=data["personal_data"])
+                job = import_upload(dataset=dataset, actor=request.user, source=stored, columns=columns)
         except PlatformError as exc:
             dataset_form.add_error(None, exc.message)
             status = exc.status
         else:
-            job = import_upload(dataset=dataset, actor=request.user, source=stored, columns=columns)
             try:
                 step_dispatch("check", job)
             except PlatformError as exc:  # registered; the job page offers to start the check again

@@ -446,6 +446,10 @@ class ImportJob(models.Model):
                                           help_text=_("Records removed (replace all only)."))
     generation = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("records generation"),
                                              help_text=_("The records generation this job staged."))
+    dataset_version = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("dataset version"),
+                                                  help_text=_("The dataset's version the file was checked against; "
+                                                              "its records are switched in only while the dataset "
+                                                              "still has it."))
     error = models.TextField(blank=True, verbose_name=_("failure"), help_text=_("Why the job failed."))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("uploaded at"),
                                       help_text=_("When the file was uploaded."))

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import ErrorCode, PlatformError
+
 from ..models import FieldType, Sensitivity
 from .readers import open_table
 
@@ -222,7 +224,8 @@ def _key_score(column: _Column, proposed: ProposedField) -> int:
 
 
 def schema_propose(path: Path, fmt: str) -> Proposal:
-    """The proposed schema of the file (its header, or for JSON Lines the keys of its objects)."""
+    """The proposed schema of the file (its header, or for JSON Lines the keys of its objects). A damaged
+    file (a workbook that cannot be read to the end of the sample) is refused with the reader's words."""
     columns: dict[str, _Column] = {}
     with open_table(path, fmt) as table:
         problems = [p.message for p in table.header_problems]
@@ -244,6 +247,8 @@ def schema_propose(path: Path, fmt: str) -> Proposal:
                     if header not in row.values:
                         column.distinct = None
         encoding = table.encoding
+        if table.damaged:  # the rows read are only part of the file: a proposal from them would mislead
+            raise PlatformError(ErrorCode.INVALID_INPUT, table.damaged)
     names = _unique_names([field_name_from(c.header, i) for i, c in enumerate(columns.values())])
     fields = [_propose_field(column, name) for column, name in zip(columns.values(), names, strict=True)]
     scores = [_key_score(column, f) for column, f in zip(columns.values(), fields, strict=True)]

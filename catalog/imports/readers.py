@@ -64,6 +64,9 @@ class Table:
     header: list[str] | None = None
     header_problems: list[CellProblem]
     size: int = 0
+    #: Why reading stopped before the end of the file (it is damaged), or "": the rows read are then only
+    #: part of it, so a schema is not proposed from them.
+    damaged: str = ""
 
     def __init__(self) -> None:
         self.header_problems = []
@@ -368,15 +371,16 @@ class XlsxTable(Table):
             self._merged = merged_ranges(path, sheet._worksheet_path)
             self._total = sheet.max_row or 0
             self._rows = sheet.iter_rows()
+            cells = next(self._rows, ())  # the sheet's XML is parsed as it is read: a cut one fails here too
         except Exception as exc:  # openpyxl raises many kinds on a damaged or foreign file
             self.header = []
-            self.header_problems.append(CellProblem("", ImportProblemKind.MALFORMED, _(
-                "The file is not a readable XLSX workbook (%(error)s); save it from Excel as .xlsx.")
-                % {"error": type(exc).__name__}))
+            self._rows = iter(())
+            self.damaged = _("The file is not a readable XLSX workbook (%(error)s); save it from Excel as .xlsx.") % {
+                "error": type(exc).__name__}
+            self.header_problems.append(CellProblem("", ImportProblemKind.MALFORMED, self.damaged))
             return
         self._merge_at = 0
         self._active: list[tuple[int, int, int, int, str]] = []
-        cells = next(self._rows, ())
         self._done = 1
         self.header = ["" if c.value is None else str(c.value).strip() for c in cells]
         while self.header and not self.header[-1]:
@@ -413,7 +417,17 @@ class XlsxTable(Table):
 
     def rows(self) -> Iterator[SourceRow]:
         header = self.header or []
-        for line, cells in enumerate(self._rows, start=2):
+        while True:
+            line = self._done + 1
+            try:
+                cells = next(self._rows)
+            except StopIteration:
+                return
+            except Exception:  # the sheet's XML is cut or corrupt from here on (ParseError and the like)
+                self.damaged = _("The file is damaged from line %(line)d: save it again from Excel (.xlsx) and "
+                                 "upload it again.") % {"line": line}
+                yield SourceRow(line, {}, [CellProblem("", ImportProblemKind.MALFORMED, self.damaged)])
+                return
             self._done = line
             values = [_cell_value(c.value) if c.data_type not in ("f", "e") else None for c in cells]
             problems = self._cell_problems(line, cells, header)

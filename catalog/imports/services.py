@@ -8,7 +8,8 @@ report is the job's ``ImportProblem`` rows. A checked file without problems can 
   the key's record, 1 for a new key) and, for "upsert by key", copies of the records the file does not
   name; for "replace all", the file's rows only;
 - ONE short transaction switches ``Dataset.records_generation`` to it and records the event, so readers
-  see the old records or the new ones, never a mixture;
+  see the old records or the new ones, never a mixture; it switches only while the dataset still has
+  the version the file was checked against (``ImportJob.dataset_version``);
 - the old generation is then deleted in batches. A failure before the switch deletes the staged
   generation: the served records are untouched.
 
@@ -56,7 +57,6 @@ from .values import parser_for, value_shown
 
 logger = logging.getLogger(__name__)
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # the default of IMPORT_MAX_UPLOAD_BYTES
 MAX_STORED_PROBLEMS = 1000  # a report lists this many; the job counts them all
 CHECK_BATCH = 2000
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -65,14 +65,14 @@ _PERSONAL = (Sensitivity.PERSONAL, Sensitivity.SENSITIVE)
 
 
 def imports_dir() -> Path:
-    """Where uploads wait to be checked (``IMPORTS_DIR``, else the data folder's ``imports``). With
-    Celery workers on other machines it must be storage they share."""
-    return Path(getattr(settings, "IMPORTS_DIR", Path(settings.DATA_DIR) / "imports"))
+    """Where uploads wait to be checked (the setting ``IMPORTS_DIR``). With Celery workers on other
+    machines it must be storage they share."""
+    return Path(settings.IMPORTS_DIR)
 
 
 def max_upload_bytes() -> int:
-    """The largest file accepted (``IMPORT_MAX_UPLOAD_BYTES``, 50 MB unless set)."""
-    return int(getattr(settings, "IMPORT_MAX_UPLOAD_BYTES", MAX_UPLOAD_BYTES))
+    """The largest file accepted (the setting ``IMPORT_MAX_UPLOAD_BYTES``)."""
+    return int(settings.IMPORT_MAX_UPLOAD_BYTES)
 
 
 def _require_clerk(actor: Any, dataset: Dataset) -> None:
@@ -333,6 +333,7 @@ def import_check(*, job: ImportJob) -> ImportJob:
 
 def _check_run(job: ImportJob) -> None:
     dataset = job.dataset
+    job.dataset_version = dataset.version  # read before its fields: a version published meanwhile is caught
     fields = list(dataset.fields.all())
     key_field = next(f for f in fields if f.is_lookup_key)
     with open_table(imports_dir() / job.stored_name, job.format) as table:
@@ -366,10 +367,10 @@ def _check_run(job: ImportJob) -> None:
         job.checked_at = job.heartbeat_at = timezone.now()
         job.progress_done = job.progress_total
         job.save()
+        # No file name: clerks name files after people; the digest identifies the file.
         event_record(actor=_actor(job.created_by), action=EventType.RECORDS_CHECKED, object_id=dataset.identifier,
-                     detail={"job": job.pk, "file_name": job.file_name, "file_digest": job.file_digest,
-                             "format": job.format, "encoding": job.encoding, "rows": rows,
-                             "problems": problems.count, "mode": job.mode})
+                     detail={"job": job.pk, "file_digest": job.file_digest, "format": job.format,
+                             "encoding": job.encoding, "rows": rows, "problems": problems.count, "mode": job.mode})
     if problems.count:
         staging.staged_delete(job_id=job.pk)  # a file with problems is never applied
 
@@ -434,12 +435,12 @@ def import_apply_start(*, job: ImportJob, actor: Any, mode: str) -> ImportJob:
         raise PlatformError(ErrorCode.INVALID_INPUT, _(
             "The file has %(count)d problem(s); fix them and upload it again. Nothing of it is loaded.")
             % {"count": job.problems})
-    changed_at = Dataset.objects.filter(pk=job.dataset_id).values_list("updated_at", flat=True).get()
-    if job.checked_at is not None and changed_at > job.checked_at:
+    changed_at, version = Dataset.objects.filter(pk=job.dataset_id).values_list("updated_at", "version").get()
+    if (job.checked_at is not None and changed_at > job.checked_at) or version != job.dataset_version:
         raise PlatformError(ErrorCode.CONFLICT, _(
             "The dataset was changed after this file was checked; upload the file again to check it against "
             "the dataset as it is now."))
-    _stale_release(job.dataset)
+    import_stale_release(job.dataset)
     try:
         with transaction.atomic():
             claimed = ImportJob.objects.filter(pk=job.pk, state=ImportState.CHECKED).update(
@@ -508,7 +509,14 @@ def _apply_run(job: ImportJob, dataset: Dataset, old: int, new: int) -> None:
                 state=ImportState.APPLIED, applied_at=now, heartbeat_at=now, created=staged - existing,
                 updated=existing, deleted=deleted, progress_done=F("progress_total")):
             raise PlatformError(ErrorCode.CONFLICT, _("The import was stopped meanwhile."))
-        if not Dataset.objects.filter(pk=dataset.pk, records_generation=old).update(records_generation=new):
+        # Only into the version the file was checked against: a new one may have been published meanwhile
+        # (versions start at 1: a job checked before versions were recorded never matches).
+        current = Dataset.objects.filter(pk=dataset.pk, version=job.dataset_version or 0)
+        if not current.filter(records_generation=old).update(records_generation=new):
+            if not current.exists():
+                raise PlatformError(ErrorCode.CONFLICT, _(
+                    "The dataset's schema changed while the file was being loaded (a new version was published); "
+                    "nothing of it was loaded. Upload the file again to check it against the new schema."))
             raise PlatformError(ErrorCode.CONFLICT, _("The dataset's records were replaced meanwhile."))
         access_version_bump()  # update() sends no signal: the exchange remembers the dataset per access version
         event_record(actor=_actor(job.applied_by), action=EventType.RECORDS_IMPORTED, object_id=dataset.identifier,
@@ -549,13 +557,16 @@ def _failed(job: ImportJob, state: str, exc: BaseException) -> bool:
     return True
 
 
-def _stale_release(dataset: Dataset) -> None:
+def import_stale_release(dataset: Dataset) -> None:
     """Fail the dataset's jobs that have been applying without progress for STALE_AFTER (their worker
-    died), deleting what they staged, so the dataset can be loaded again."""
+    died, or a task delivered again found the job claimed and left it), deleting what they staged but
+    never the served generation, so the dataset can be loaded again. Called when an apply starts and
+    when a job's page or progress is looked at."""
     cutoff = timezone.now() - STALE_AFTER
     for stale in ImportJob.objects.filter(dataset=dataset, state=ImportState.APPLYING, heartbeat_at__lt=cutoff):
         stopped = PlatformError(ErrorCode.CONFLICT, _("It made no progress for %(minutes)d minutes (its worker "
-                                                      "stopped); nothing of it was loaded.")
+                                                      "stopped); nothing of it was loaded. Upload the file again "
+                                                      "to load it.")
                                 % {"minutes": STALE_AFTER.total_seconds() // 60})
         if _failed(stale, ImportState.APPLYING, stopped) and stale.generation is not None:
             if stale.generation != Dataset.objects.get(pk=dataset.pk).records_generation:

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from django.utils.translation import gettext as _
 
 from ..models import FieldType
@@ -139,7 +140,10 @@ def value_shown(value: Any, *, personal: bool) -> str:
     identifier (the first and last quarter kept, e.g. 1101**********0011, 李*), never the raw value."""
     if value is None:
         return ""
-    text = _text(value) if not isinstance(value, str) else value
+    if isinstance(value, dict | list):  # a JSON Lines cell holding an object: shown as its JSON
+        text = orjson.dumps(value).decode()
+    else:
+        text = _text(value) if not isinstance(value, str) else value
     if personal:
         text = mask(text.strip())
     return text if len(text) <= SHOWN_LENGTH else text[:SHOWN_LENGTH - 1] + "…"

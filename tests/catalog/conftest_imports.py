@@ -70,3 +70,19 @@ def big_vaccinations_csv(path: Path, rows: int, *, include: str = "") -> Path:
             handle.write(f"{key},李伟{i % 97} Zhang Wei Li Hua Wang Fang,"
                          f"hepatitis-b dose {i % 3} at Dongcheng District clinic,2026-04-{1 + i % 28:02d}\n")
     return path
+
+
+def damaged_xlsx_bytes(rows: int = 400) -> bytes:
+    """A vaccinations workbook whose sheet XML is cut in half (a copy interrupted, a bad disk): a valid zip,
+    a header and the first rows readable, then broken XML. Large enough that the XML parser, which reads
+    16 KiB at a time, meets the cut while the rows are read, not when the header is."""
+    import zipfile
+
+    content = xlsx_bytes([VACCINATION_HEADER.split(","), *[
+        [f"2201011990{i:08d}", f"Name {i}", "measles", "2026-04-01"] for i in range(rows)]])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(content)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as cut:
+        for member in source.infolist():
+            data = source.read(member.filename)
+            cut.writestr(member, data[:len(data) // 2] if member.filename == "xl/worksheets/sheet1.xml" else data)
+    return out.getvalue()

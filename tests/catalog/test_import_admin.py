@@ -1,5 +1,6 @@
 """The admin's import pages: upload, the dry run's report, apply, progress, templates, a schema from a file."""
 
+import datetime as dt
 import io
 import threading
 import time
@@ -10,8 +11,10 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from catalog.imports.services import import_apply_start, import_check, import_upload
+from audit.models import AuditEvent
+from catalog.imports.services import import_apply_start, import_check, import_upload, imports_dir
 from catalog.models import (
     Dataset,
     DatasetStatus,
@@ -19,11 +22,18 @@ from catalog.models import (
     FieldType,
     ImportJob,
     ImportMode,
+    ImportRow,
     ImportState,
     Record,
     Sensitivity,
 )
-from tests.catalog.conftest_imports import VACCINATION_HEADER, csv_bytes, records_of, resident_id
+from tests.catalog.conftest_imports import (
+    VACCINATION_HEADER,
+    csv_bytes,
+    damaged_xlsx_bytes,
+    records_of,
+    resident_id,
+)
 from tests.conftest import RECORD_KEY, events_but_sign_ins
 
 pytestmark = pytest.mark.django_db
@@ -139,6 +149,56 @@ def test_the_progress_view_answers_json(clerk: Client, vaccinations: Dataset) ->
                         "percent": 100, "rows": 2, "problems": 0, "running": False}
 
 
+@pytest.fixture
+def stopped_load(vaccinations: Dataset, health_clerk: Any) -> ImportJob:
+    """A load whose worker died (a restart killed its thread) after staging part of the next generation."""
+    job = import_apply_start(job=import_check(job=import_upload(dataset=vaccinations, actor=health_clerk,
+                                                                source=GOOD)), actor=health_clerk,
+                             mode=ImportMode.UPSERT)
+    staged = vaccinations.records_generation + 1
+    Record.objects.create(dataset=vaccinations, generation=staged, key="half", data={})
+    ImportJob.objects.filter(pk=job.pk).update(generation=staged, progress_done=1,
+                                               heartbeat_at=timezone.now() - dt.timedelta(minutes=11))
+    return job
+
+
+@pytest.mark.parametrize("view", ["page", "progress"])
+def test_a_load_whose_worker_stopped_is_failed_when_it_is_looked_at(clerk: Client, vaccinations: Dataset,
+                                                                    stopped_load: ImportJob, view: str) -> None:
+    before = records_of(vaccinations)
+    if view == "page":
+        html = clerk.get(job_url(stopped_load)).content.decode()
+        assert "made no progress for 10 minutes" in html
+        assert f'id="import-upload-again" href="{import_url(vaccinations)}"' in html
+        assert 'id="import-progress"' not in html
+    else:
+        progress = clerk.get(reverse("admin:catalog_dataset_import_progress",
+                                     args=[vaccinations.pk, stopped_load.pk])).json()
+        assert (progress["state"], progress["running"]) == ("failed", False)
+    stopped_load.refresh_from_db()
+    assert stopped_load.state == ImportState.FAILED
+    assert stopped_load.error == ("It made no progress for 10 minutes (its worker stopped); nothing of it was "
+                                  "loaded. Upload the file again to load it.")
+    assert records_of(vaccinations) == before  # the served generation is untouched
+    assert not Record.objects.filter(key="half").exists() and not ImportRow.objects.filter(job=stopped_load).exists()
+    assert AuditEvent.objects.get(action="records.import_failed").detail["job"] == stopped_load.pk
+    # The dataset is free again: the same file loads.
+    assert upload(clerk, vaccinations, GOOD).status_code == 302
+    job = ImportJob.objects.exclude(pk=stopped_load.pk).get()
+    assert clerk.post(job_url(job), {"action": "apply", "mode": ImportMode.UPSERT}).status_code == 302
+    job.refresh_from_db()
+    assert job.state == ImportState.APPLIED
+
+
+def test_a_load_that_is_making_progress_is_left_alone(clerk: Client, vaccinations: Dataset,
+                                                      stopped_load: ImportJob) -> None:
+    ImportJob.objects.filter(pk=stopped_load.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=9))
+    html = clerk.get(job_url(stopped_load)).content.decode()
+    assert 'id="import-progress"' in html
+    stopped_load.refresh_from_db()
+    assert stopped_load.state == ImportState.APPLYING and Record.objects.filter(key="half").exists()
+
+
 # --- Who may ---
 
 def all_urls(dataset: Dataset, job: ImportJob) -> list[str]:
@@ -246,23 +306,30 @@ PROPOSE_FILE = ("身份证号,姓名,疫苗,接种日期\n" + "".join(
 ).encode("gbk")
 
 
-def test_a_schema_is_proposed_from_a_file_and_confirmed(clerk: Client, health: Any) -> None:
-    url = reverse("admin:catalog_dataset_propose")
-    assert clerk.get(url).status_code == 200
-    page = clerk.post(url, {"step": "upload", "owner": health.pk,
-                            "file": SimpleUploadedFile("接种记录.csv", PROPOSE_FILE)})
+PROPOSE_URL = "admin:catalog_dataset_propose"
+
+
+def proposed(clerk: Client, health: Any) -> tuple[Any, dict[str, Any]]:
+    """Upload PROPOSE_FILE for a proposal: the page, and the confirmation as the clerk would send it."""
+    page = clerk.post(reverse(PROPOSE_URL), {"step": "upload", "owner": health.pk,
+                                             "file": SimpleUploadedFile("接种记录.csv", PROPOSE_FILE)})
     assert page.status_code == 200
+    data = {"step": "confirm", "token": page.context["dataset_form"].initial["token"], "owner": health.pk,
+            "identifier": "vaccination-log", "title": "接种记录", "tier": "conditional", "legal_basis": "疫苗管理法",
+            "personal_data": "on", "key": "0", "form-TOTAL_FORMS": "4", "form-INITIAL_FORMS": "4",
+            "form-MIN_NUM_FORMS": "0", "form-MAX_NUM_FORMS": "1000"}
+    for i, initial in enumerate(page.context["formset"].initial):
+        data |= {f"form-{i}-{k}": ("on" if v is True else v) for k, v in initial.items() if v is not False}
+    return page, data
+
+
+def test_a_schema_is_proposed_from_a_file_and_confirmed(clerk: Client, health: Any) -> None:
+    url = reverse(PROPOSE_URL)
+    assert clerk.get(url).status_code == 200
+    page, data = proposed(clerk, health)
     html = page.content.decode()
     assert "Some columns look like citizens' personal information" in html
     assert "resident identity numbers" in html and "personal names" in html
-    formset = page.context["formset"]
-    form = page.context["dataset_form"]
-    data = {"step": "confirm", "token": form.initial["token"], "owner": health.pk, "identifier": "vaccination-log",
-            "title": "接种记录", "tier": "conditional", "legal_basis": "疫苗管理法", "personal_data": "on",
-            "key": "0", "form-TOTAL_FORMS": "4", "form-INITIAL_FORMS": "4", "form-MIN_NUM_FORMS": "0",
-            "form-MAX_NUM_FORMS": "1000"}
-    for i, initial in enumerate(formset.initial):
-        data |= {f"form-{i}-{k}": ("on" if v is True else v) for k, v in initial.items() if v is not False}
     del data["form-2-include"]  # the clerk leaves the vaccine column out
     response = clerk.post(url, data)
     assert response.status_code == 302, response.content.decode()[:3000]
@@ -291,6 +358,52 @@ def test_a_proposal_token_of_another_person_is_not_accepted(clerk: Client, healt
             "form-0-sensitivity": "internal"}
     assert clerk.post(reverse("admin:catalog_dataset_propose"), data).status_code == 404
     assert not Dataset.objects.filter(identifier="x").exists()
+
+
+def _token_aged(token: str, days: int) -> str:
+    """The same proposal, signed ``days`` ago."""
+    from django.core import signing
+
+    payload = signing.loads(token, salt="catalog.imports.propose")
+    signed_at = signing.b62_encode(int(time.time()) - days * 86400)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(signing.TimestampSigner, "timestamp", lambda self: signed_at)
+        return signing.dumps(payload, salt="catalog.imports.propose")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ("altered", "This proposal is more than a day old or was altered; upload the file again."),
+    ("old", "This proposal is more than a day old or was altered; upload the file again."),
+    ("purged", "The uploaded file is no longer kept (a file waits a day at most for its proposal to be confirmed); "
+               "upload it again."),
+])
+def test_a_proposal_that_cannot_be_confirmed_says_so_on_the_form(clerk: Client, health: Any, change: str,
+                                                                 message: str) -> None:
+    page, data = proposed(clerk, health)
+    if change == "altered":
+        data["token"] = data["token"].replace(":", ":x", 1)
+    elif change == "old":
+        data["token"] = _token_aged(data["token"], days=2)
+    else:  # the day-old uploads were purged meanwhile
+        (imports_dir() / page.context["stored"].stored_name).unlink()
+    response = clerk.post(reverse(PROPOSE_URL), data)
+    assert response.status_code == 400
+    assert response.context["dataset_form"].non_field_errors() == [message]
+    html = response.content.decode()
+    assert f'<a href="{reverse(PROPOSE_URL)}">Upload a file again</a>' in html
+    assert not Dataset.objects.filter(identifier="vaccination-log").exists() and not ImportJob.objects.exists()
+
+
+def test_a_damaged_workbook_is_refused_at_the_proposal_with_what_to_do(clerk: Client, health: Any) -> None:
+    waiting = set(imports_dir().iterdir()) if imports_dir().exists() else set()
+    response = clerk.post(reverse(PROPOSE_URL), {"step": "upload", "owner": health.pk,
+                                                 "file": SimpleUploadedFile("接种记录.xlsx", damaged_xlsx_bytes())})
+    assert response.status_code == 400
+    [error] = response.context["upload_form"].non_field_errors()
+    assert error.startswith("The file is damaged from line ") and error.endswith(
+        ": save it again from Excel (.xlsx) and upload it again.")
+    assert error in response.content.decode()
+    assert set(imports_dir().iterdir()) == waiting  # the refused file is not kept
 
 
 def test_only_clerks_may_propose_a_dataset(client: Client, health_approver: Any) -> None:

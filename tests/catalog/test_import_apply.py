@@ -250,6 +250,36 @@ def test_a_file_checked_before_the_dataset_changed_must_be_checked_again(loaded:
     assert caught.value.status == 409 and "upload the file again" in caught.value.message
 
 
+def test_a_version_published_while_loading_fails_the_import_and_keeps_the_served_records(loaded: Dataset,
+                                                                                       health_clerk: Any) -> None:
+    """The check typed the rows for the version it saw; a new version published meanwhile (here: between
+    the start of the apply and its work) must not be switched to rows checked against the old one."""
+    from catalog.services import FieldSpec, dataset_update
+
+    before, generation = records_of(loaded), loaded.records_generation
+    job = import_apply_start(job=checked(loaded, health_clerk, f"{RECORD_KEY},Li Wei,measles,2026-04-01"),
+                             actor=health_clerk, mode=ImportMode.REPLACE)
+    assert job.dataset_version == loaded.version == 1
+    fields = [FieldSpec(f.name, f.type, f.sensitivity, f.is_lookup_key, f.is_subject_identifier, f.description)
+              for f in loaded.fields.all()]
+    dataset_update(actor=health_clerk, dataset=loaded, fields=[*fields, FieldSpec("batch")],
+                   note="The vaccine's batch number is recorded too.")
+    with pytest.raises(PlatformError) as caught:
+        import_apply(job=job)
+    assert caught.value.status == 409
+    job.refresh_from_db()
+    assert job.state == ImportState.FAILED
+    assert job.error == ("The dataset's schema changed while the file was being loaded (a new version was "
+                         "published); nothing of it was loaded. Upload the file again to check it against the new "
+                         "schema.")
+    loaded.refresh_from_db()
+    assert (loaded.version, loaded.records_generation) == (2, generation) and records_of(loaded) == before
+    assert set(Record.objects.filter(dataset=loaded).values_list("generation", flat=True)) == {generation}
+    assert not ImportRow.objects.filter(job=job).exists()
+    assert AuditEvent.objects.get(action="records.import_failed").detail == {
+        "job": job.pk, "reason": job.error, "file_digest": job.file_digest}
+
+
 # --- Discarding ---
 
 def test_a_checked_file_can_be_discarded(loaded: Dataset, health_clerk: Any) -> None:

@@ -13,7 +13,14 @@ from audit.models import AuditEvent
 from catalog.imports.services import MAX_STORED_PROBLEMS, import_check, import_upload, imports_dir
 from catalog.models import Dataset, ImportJob, ImportMode, ImportRow, ImportState, Record
 from registry.models import Department
-from tests.catalog.conftest_imports import CHECKUPS_HEADER, VACCINATION_HEADER, build_checkups, csv_bytes, xlsx_bytes
+from tests.catalog.conftest_imports import (
+    CHECKUPS_HEADER,
+    VACCINATION_HEADER,
+    build_checkups,
+    csv_bytes,
+    damaged_xlsx_bytes,
+    xlsx_bytes,
+)
 from tests.conftest import events_but_sign_ins
 
 pytestmark = pytest.mark.django_db
@@ -74,10 +81,18 @@ def test_the_check_records_a_records_checked_event_with_the_files_digest(checkup
     job = check(checkups, health_clerk, content, "体检.csv", ImportMode.REPLACE)
     event = events_but_sign_ins().get()
     assert (event.action, event.actor_id, event.object_id) == ("records.checked", "health-clerk", "checkups")
-    assert event.detail == {"job": job.pk, "file_name": "体检.csv", "file_digest": hashlib.sha256(content).hexdigest(),
-                            "format": "csv", "encoding": "utf-8", "rows": 2, "problems": 1, "mode": "replace"}
+    assert event.detail == {"job": job.pk, "file_digest": hashlib.sha256(content).hexdigest(), "format": "csv",
+                            "encoding": "utf-8", "rows": 2, "problems": 1, "mode": "replace"}
     leaf = event.canonical_leaf().decode()
     assert "110101199003070011" not in leaf and "secret-note" not in leaf
+
+
+def test_the_checked_event_never_keeps_the_file_name(checkups: Dataset, health_clerk: Any) -> None:
+    """Clerks name files after people or their ID numbers; the permanent log keeps the digest only."""
+    job = check(checkups, health_clerk, csv_bytes(CHECKUPS_HEADER, "A001,1,,,,"), "王芳-110101199003070011.csv")
+    assert job.file_name == "王芳-110101199003070011.csv"  # the job row, which is not permanent, keeps it
+    leaf = AuditEvent.objects.get(action="records.checked").canonical_leaf().decode()
+    assert "王芳" not in leaf and "110101199003070011" not in leaf and "file_name" not in leaf
 
 
 def test_a_second_delivery_of_the_check_finds_the_job_claimed(checkups: Dataset, health_clerk: Any) -> None:
@@ -176,6 +191,17 @@ def test_an_xlsx_with_merged_and_formula_cells_is_reported(checkups: Dataset, he
                            (4, "note", "", "merged_cell")]
 
 
+def test_a_workbook_cut_in_half_is_a_problem_from_the_damaged_line_not_a_failed_check(vaccinations: Dataset,
+                                                                                    health_clerk: Any) -> None:
+    job = check(vaccinations, health_clerk, damaged_xlsx_bytes(), "records.xlsx")
+    assert job.state == ImportState.CHECKED and job.error == ""
+    problem = job.problem_rows.get()
+    assert (problem.line, problem.column, problem.kind) == (job.rows + 1, "", "malformed")
+    assert problem.message == (f"The file is damaged from line {job.rows + 1}: save it again from Excel (.xlsx) "
+                               "and upload it again.")
+    assert not ImportRow.objects.filter(job=job).exists()  # a file with problems is never applied
+
+
 def test_a_clean_xlsx_is_typed_from_its_cells(checkups: Dataset, health_clerk: Any) -> None:
     content = xlsx_bytes([CHECKUPS_HEADER.split(","), ["A001", 42, 71.5, True, dt.date(2026, 3, 1), "ok"]])
     job = check(checkups, health_clerk, content, "records.xlsx")
@@ -191,6 +217,13 @@ def test_json_lines_are_checked_key_by_key(checkups: Dataset, health_clerk: Any)
     job = check(checkups, health_clerk, content, "records.jsonl")
     assert report(job) == [(2, "shoe", "4*", "wrong_header"), (2, "age", "x", "wrong_type"),
                            (3, "citizen_id", "", "missing_value")]
+
+
+def test_an_object_in_a_json_lines_cell_is_a_row_problem_not_a_failed_check(checkups: Dataset,
+                                                                            health_clerk: Any) -> None:
+    job = check(checkups, health_clerk, b'{"citizen_id": "A001", "note": {"a": [1]}}\n', "records.jsonl")
+    assert job.state == ImportState.CHECKED
+    assert report(job) == [(1, "note", '{"*****]}', "wrong_type")]  # its JSON, masked like any note
 
 
 def test_a_json_lines_file_with_a_missing_key_means_null(checkups: Dataset, health_clerk: Any) -> None:

@@ -14,7 +14,8 @@ from catalog.imports.inference import (
     schema_propose,
 )
 from catalog.models import FieldType, ImportFormat, Sensitivity
-from tests.catalog.conftest_imports import resident_id, xlsx_bytes
+from core.errors import PlatformError
+from tests.catalog.conftest_imports import damaged_xlsx_bytes, resident_id, xlsx_bytes
 
 
 @pytest.mark.parametrize("number", [
@@ -169,3 +170,13 @@ def test_repeated_names_are_made_unique(tmp_path: Path) -> None:
 def test_only_a_sample_of_rows_is_read(tmp_path: Path) -> None:
     content = "n\n" + "".join(f"{i}\n" for i in range(SAMPLE_ROWS + 10))
     assert propose(tmp_path, content.encode())[""].rows == SAMPLE_ROWS
+
+
+def test_a_workbook_damaged_within_the_sample_is_refused_not_proposed_from_its_first_rows(tmp_path: Path) -> None:
+    path = tmp_path / "f.xlsx"
+    path.write_bytes(damaged_xlsx_bytes())
+    with pytest.raises(PlatformError) as caught:
+        schema_propose(path, ImportFormat.XLSX)
+    assert caught.value.status == 400
+    assert caught.value.message.startswith("The file is damaged from line ")
+    assert caught.value.message.endswith(": save it again from Excel (.xlsx) and upload it again.")

@@ -12,7 +12,7 @@ from catalog.imports.readers import (
     open_table,
 )
 from catalog.models import ImportFormat, ImportProblemKind
-from tests.catalog.conftest_imports import xlsx_bytes
+from tests.catalog.conftest_imports import damaged_xlsx_bytes, xlsx_bytes
 
 ROWS = "姓名,身份证号,地址\n李伟,110101199003070011,北京市东城区景山前街4号\n王芳,110101199003070022,杭州市西湖区\n"
 
@@ -152,6 +152,19 @@ def test_a_file_that_is_not_a_workbook_is_a_header_problem(tmp_path: Path) -> No
     with open_table(write(tmp_path, b"PK\x03\x04 not really a zip", "f.xlsx"), ImportFormat.XLSX) as table:
         assert [p.kind for p in table.header_problems] == [ImportProblemKind.MALFORMED]
         assert list(table.rows()) == []
+
+
+def test_a_workbook_cut_in_half_is_reported_from_the_line_it_is_damaged_and_reading_stops(tmp_path: Path) -> None:
+    with open_table(write(tmp_path, damaged_xlsx_bytes(), "f.xlsx"), ImportFormat.XLSX) as table:
+        assert table.header == ["citizen_id", "full_name", "vaccine", "dose_date"] and not table.damaged
+        rows = list(table.rows())
+    *read, last = rows
+    assert len(read) > 10 and [r.line for r in read] == list(range(2, len(read) + 2))
+    assert all(not r.problems for r in read)
+    message = f"The file is damaged from line {len(read) + 2}: save it again from Excel (.xlsx) and upload it again."
+    assert (last.line, last.values, [(p.kind, p.message) for p in last.problems]) == (
+        len(read) + 2, {}, [(ImportProblemKind.MALFORMED, message)])
+    assert table.damaged == message
 
 
 # --- JSON Lines ---
