@@ -53,7 +53,7 @@ from ..models import (
 )
 from . import staging
 from .readers import ENCODING_LABELS, CellProblem, SourceRow, Table, format_detect, open_table
-from .values import parser_for, value_shown
+from .values import parser_for, value_shown, value_text
 
 logger = logging.getLogger(__name__)
 
@@ -244,15 +244,6 @@ def header_map(header: list[str], fields: list[Field], columns: list[str]) -> tu
     return mapping, problems
 
 
-def record_key(value: Any) -> str:
-    """The lookup key as it appears in the API's URL: text as is, other types as their JSON spelling."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
 class _RowCheck:
     """Checks rows against the schema: each row's key (None if unusable), typed values and problems. Built
     once per file (its plan: each column's field and parser), called for every row."""
@@ -286,7 +277,7 @@ class _RowCheck:
                 problems.append(CellProblem(column, ImportProblemKind.WRONG_TYPE, str(exc), raw))
         if self.key_field.name not in data:
             return None, data, problems  # its cell has a problem already
-        key = record_key(data[self.key_field.name])
+        key = value_text(data[self.key_field.name])  # as it appears in the API's URL
         if problem := self._key_problem(key):
             problems.append(problem)
             return None, data, problems

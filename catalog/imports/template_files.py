@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from ..models import Dataset, Field, FieldType
+from .values import value_text
 
 SAMPLE_DATE = dt.date(2026, 1, 31)
 
@@ -25,21 +26,13 @@ def sample_value(field: Field) -> Any:
     return _("example")
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
 def template_csv(dataset: Dataset) -> bytes:
     """UTF-8 with a byte order mark, so that Excel opens the Chinese text right."""
     fields = list(dataset.fields.all())
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([f.name for f in fields])
-    writer.writerow([_text(sample_value(f)) for f in fields])
+    writer.writerow([value_text(sample_value(f)) for f in fields])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -26,6 +26,18 @@ def _whole(value: float) -> int:
     return int(value)
 
 
+def value_text(value: Any) -> str:
+    """A record's value as text, the same everywhere (a preview cell, a CSV download, a template's sample, a
+    lookup key in the API's URL): empty for none, true/false for yes/no, ISO 8601 for a date."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
 def _text(raw: Any) -> str:
     """A non-text cell (a number or date typed into a spreadsheet) as the text a person would read."""
     if isinstance(raw, bool):
