@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -16,7 +16,7 @@ from registry.models import Department
 from registry.policy import Perm, require
 
 from .models import Dataset, DatasetStatus, DatasetVersion, Field, FieldType, Record, Sensitivity
-from .search import search_document
+from .search import open_records_count, search_document
 from .signals import VersionChange, version_published
 
 
@@ -269,6 +269,23 @@ def dataset_publish(*, dataset: Dataset, actor: Any) -> Dataset:
                      object_id=dataset.identifier, detail={"tier": dataset.tier, "version": dataset.version,
                                                            "fields": [f.name for f in fields]})
     return dataset
+
+
+def dataset_download_record(*, dataset: Dataset, generation: int, user: Any, fmt: str) -> int:
+    """Record that someone (signed in or not) downloads an open dataset's records of ``generation``, before
+    the first byte leaves: if the audit log cannot be written, PlatformError 503 and nothing is served.
+    Returns how many records the file holds."""
+    if not dataset.is_open:
+        raise PlatformError(ErrorCode.FORBIDDEN, _("Only open data can be downloaded."))
+    actor = Actor.for_user(user) if getattr(user, "is_authenticated", False) else Actor.anonymous()
+    try:
+        with transaction.atomic():
+            rows = open_records_count(dataset, generation)
+            event_record(actor=actor, action=EventType.DATASET_DOWNLOADED, object_id=dataset.identifier,
+                         detail={"format": fmt, "rows": rows, "version": dataset.version})
+    except DatabaseError as exc:
+        raise PlatformError(ErrorCode.AUDIT_UNAVAILABLE) from exc
+    return rows
 
 
 def record_view(*, viewer: Any, record: Record) -> Record:

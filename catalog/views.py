@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from django.db import DatabaseError, transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -17,11 +16,10 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
-from audit.events import EventType
-from audit.services import Actor, event_record
 from core.errors import PlatformError
 from registry.policy import Perm, allows
 
+from .imports.values import value_text
 from .models import Dataset, Field, Tier
 from .search import (
     FACETS,
@@ -39,6 +37,7 @@ from .search import (
     open_records_count,
     theme_labels,
 )
+from .services import dataset_download_record
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +99,6 @@ def _not_found(request: HttpRequest) -> HttpResponse:
                       "was mistyped: search the catalogue for it."))
 
 
-def cell_text(value: Any) -> str:
-    """A record's JSON value as a cell of the preview and of the CSV file."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def dataset_page(request: HttpRequest, identifier: str) -> HttpResponse:
     dataset = catalogue_dataset(identifier)
     if dataset is None:
@@ -131,7 +121,7 @@ def dataset_page(request: HttpRequest, identifier: str) -> HttpResponse:
     if dataset.is_open:
         columns = open_fields(dataset)
         records = open_records(dataset, dataset.records_generation, limit=PREVIEW_ROWS)
-        context.update(columns=columns, preview=[[cell_text(data.get(f.name)) for f in columns] for data in records],
+        context.update(columns=columns, preview=[[value_text(data.get(f.name)) for f in columns] for data in records],
                        rows=open_records_count(dataset, dataset.records_generation),
                        downloads=[(fmt, reverse("catalog:download", kwargs={"identifier": identifier, "fmt": fmt}))
                                   for fmt in ("csv", "json")])
@@ -151,7 +141,7 @@ def _csv_chunks(columns: list[Field], records: Iterable[dict[str, Any]]) -> Iter
     yield ("\ufeff" + writer.writerow([f.name for f in columns])).encode()
     lines: list[str] = []
     for data in records:
-        lines.append(writer.writerow([cell_text(data.get(f.name)) for f in columns]))
+        lines.append(writer.writerow([value_text(data.get(f.name)) for f in columns]))
         if len(lines) == ROWS_PER_CHUNK:
             yield "".join(lines).encode()
             lines = []
@@ -190,17 +180,11 @@ def dataset_download(request: HttpRequest, identifier: str, fmt: str) -> HttpRes
                           "description and fields are public, its records are not.")
                         % {"tier": dataset.get_tier_display()}, dataset)
     generation = dataset.records_generation
-    user = request.user
-    actor = Actor.for_user(user) if user.is_authenticated else Actor.anonymous()
     try:
-        with transaction.atomic():
-            rows = open_records_count(dataset, generation)
-            event_record(actor=actor, action=EventType.DATASET_DOWNLOADED, object_id=dataset.identifier,
-                         detail={"format": fmt, "rows": rows, "version": dataset.version})
-    except DatabaseError:
+        dataset_download_record(dataset=dataset, generation=generation, user=request.user, fmt=fmt)
+    except PlatformError as exc:
         logger.exception("the download of %s could not be audited; nothing was served", dataset.identifier)
-        return _refusal(request, 503, _("Download unavailable"),
-                        _("The audit log cannot be written, so nothing was served. Retry later."), dataset)
+        return _refusal(request, exc.status, _("Download unavailable"), exc.message, dataset)
     columns = open_fields(dataset)
     records = open_records(dataset, generation)
     if fmt == "csv":
