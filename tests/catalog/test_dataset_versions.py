@@ -203,3 +203,24 @@ def test_the_change_form_posts_metadata_only_for_a_published_dataset(published: 
     assert http.post(url, form).status_code == 302
     published.refresh_from_db()
     assert (published.keywords, published.themes, published.version) == (["疫苗", "接种", "预防接种"], ["HEAL"], 1)
+
+
+def test_a_grant_is_not_approved_again_while_the_dataset_is_not_shared(published: Dataset, health_clerk: Any,
+                                                                       health_approver: Any,
+                                                                       police_grant: Grant) -> None:
+    dataset_update(actor=health_clerk, dataset=published, tier=Tier.NOT_SHARED, note="涉密（演示）")
+    with pytest.raises(PlatformError) as caught:
+        grant_reapprove(grant=police_grant, approver=health_approver)
+    assert caught.value.code == "no_longer_published"
+    police_grant.refresh_from_db()
+    assert police_grant.suspended_at is not None
+
+
+def test_a_grant_whose_fields_are_all_gone_needs_a_new_request(published: Dataset, health_clerk: Any,
+                                                               health_approver: Any, police_grant: Grant) -> None:
+    kept = [s for s in specs(published) if s.name not in ("vaccine", "dose_date")]
+    dataset_update(actor=health_clerk, dataset=published, fields=kept, note="只保留身份信息")
+    with pytest.raises(PlatformError) as caught:
+        grant_reapprove(grant=police_grant, approver=health_approver)
+    assert caught.value.code == "no_fields" and "file a new request" in caught.value.message
+    assert not events_but_sign_ins().filter(action="grant.reapproved").exists()
