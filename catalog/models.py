@@ -319,8 +319,11 @@ class Field(models.Model):
 
 
 class Record(models.Model):
+    # No index of its own: the unique (dataset, generation, key) index serves every lookup by dataset. A
+    # second, dataset-only index let PostgreSQL's planner, on stale statistics, look a staged key up among
+    # all of the dataset's records (quadratic imports).
     dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="records", verbose_name=_("dataset"),
-                                help_text=_("The dataset this record belongs to."))
+                                help_text=_("The dataset this record belongs to."), db_index=False)
     generation = models.PositiveIntegerField(
         default=0, verbose_name=_("generation"),
         help_text=_("Served while it equals the dataset's records generation (imports stage the next one)."))
