@@ -194,7 +194,7 @@ class DatasetAdmin(PolicyAdmin):
                 buttons.append((reverse("admin:catalog_dataset_publish", args=[obj.pk]), _("Publish")))
             else:
                 buttons.append((reverse("admin:catalog_dataset_new_version", args=[obj.pk]), _("New version")))
-        if allows(request.user, Perm.RECORD_VIEW, obj.records.model(dataset=obj)):
+        if allows(request.user, Perm.RECORD_VIEW, Record(dataset=obj)):
             buttons.append((reverse("admin:catalog_record_changelist") + f"?dataset__id__exact={obj.pk}",
                             _("Find a record by key")))
         if obj.status == DatasetStatus.PUBLISHED:

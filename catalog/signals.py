@@ -5,12 +5,14 @@ from typing import Any
 
 from django.dispatch import Signal
 
+from .models import Dataset, Tier
+
 
 @dataclass(frozen=True)
 class VersionChange:
     """A published dataset's new version: what changed since the one before."""
 
-    dataset: Any  # catalog.models.Dataset
+    dataset: Dataset
     old_version: int
     version: int
     old_tier: str
@@ -23,7 +25,7 @@ class VersionChange:
 
     @property
     def stops_sharing(self) -> bool:
-        return self.tier == "not_shared" and self.old_tier != "not_shared"
+        return self.tier == Tier.NOT_SHARED and self.old_tier != Tier.NOT_SHARED
 
 
 #: Sent with ``change=VersionChange`` inside the publishing transaction: a receiver that raises
