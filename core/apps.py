@@ -7,3 +7,10 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from django.core.checks import register
+
+        from .checks import working_calendar_check
+
+        register(working_calendar_check)
