@@ -37,7 +37,7 @@ from exchange.models import AccessRequest
 from registry.models import Department, Role, SystemKey
 from tests.conftest import make_user
 
-OUR_APPS = ("catalog", "exchange", "audit", "registry")
+OUR_APPS = ("catalog", "exchange", "notifications", "audit", "registry")
 PROJECT = Path(django_settings.BASE_DIR)
 CATALOGUE = PROJECT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 COMPILED = CATALOGUE.with_suffix(".mo")
@@ -77,7 +77,7 @@ def _user_facing_strings() -> Iterator[tuple[str, Any]]:
         yield f"ErrorCode.{code.name}", code.default_message
     for event_type in EventType:
         yield f"EventType.{event_type.name}", event_type.meaning
-    for app in ("core", "audit", "registry", "catalog", "exchange", "govplatform"):
+    for app in ("core", "audit", "registry", "notifications", "catalog", "exchange", "govplatform"):
         yield f"app {app}", apps.get_app_config(app).verbose_name
     yield "admin site_header", admin.site.site_header
     yield "admin site_title", admin.site.site_title
