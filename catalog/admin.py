@@ -112,6 +112,8 @@ METADATA_FIELDSETS = [
 
 
 class DatasetForm(forms.ModelForm):
+    conforms_to = forms.URLField(required=False, assume_scheme="https", label=gettext_lazy("conforms to"),
+                                 help_text=Dataset._meta.get_field("conforms_to").help_text)
     keywords = TextListField(required=False, label=gettext_lazy("keywords"), help_text=gettext_lazy(
         "Words people search for, separated by commas, e.g. 疫苗，接种."))
     themes = forms.MultipleChoiceField(choices=Theme.choices, required=False, widget=forms.CheckboxSelectMultiple,
