@@ -82,19 +82,51 @@ class EventType(Enum):
         "A clerk of the owning department opened a record's contents in the admin.")
     # --- The exchange ---
     ACCESS_REQUEST_FILED = "access_request.filed", "access_request", (
-        "consumer", "dataset", "fields", "duration_days"), _("A department asked to read fields of a dataset.")
+        "consumer", "dataset", "fields", "duration_days", "daily_volume", "renews"), _(
+        "A clerk drew up a request to read fields of a dataset, for one of the department's systems (a draft until "
+        "submitted).")
+    ACCESS_REQUEST_UPDATED = "access_request.updated", "access_request", _CHANGE, _(
+        "The requesting department changed a draft or returned request (old and new values).")
+    ACCESS_REQUEST_SUBMITTED = "access_request.submitted", "access_request", ("dataset", "due_date"), _(
+        "A request was submitted to the providing department; its deadline in working days starts.")
+    ACCESS_REQUEST_RETURNED = "access_request.returned", "access_request", ("comment",), _(
+        "An approver returned a request for changes, saying what to change; the clock stops.")
+    ACCESS_REQUEST_RESUBMITTED = "access_request.resubmitted", "access_request", ("due_date",), _(
+        "The requesting department submitted a returned request again; a new deadline starts.")
     ACCESS_REQUEST_APPROVED = "access_request.approved", "access_request", (
-        "reason", "consumer", "dataset", "fields"), _("An approver of the providing department approved a request; "
-                                                      "the grant is named in the event.")
+        "reason", "consumer", "dataset", "fields", "duration_days", "daily_quota"), _(
+        "An approver of the providing department approved a request as asked; the grant is named in the event.")
+    ACCESS_REQUEST_APPROVED_IN_PART = "access_request.approved_in_part", "access_request", (
+        "reason", "consumer", "dataset", "fields", "duration_days", "daily_quota", "requested"), _(
+        "An approver approved a request in part: fewer fields, a shorter duration or a lower quota (both the terms "
+        "granted and those requested are recorded).")
     ACCESS_REQUEST_REJECTED = "access_request.rejected", "access_request", (
-        "reason", "consumer", "dataset", "fields"), _("An approver of the providing department rejected a request, "
-                                                      "with its reason.")
+        "reason", "rejection_reason", "legal_basis", "consumer", "dataset", "fields"), _(
+        "An approver of the providing department rejected a request: a reason from the fixed list, a legal basis "
+        "and an explanation.")
+    ACCESS_REQUEST_WITHDRAWN = "access_request.withdrawn", "access_request", ("from_state",), _(
+        "The requesting department withdrew its request.")
+    ACCESS_REQUEST_NOT_SHARED = "access_request.not_shared", "access_request", ("dataset", "legal_basis"), _(
+        "A request for a dataset that is not shared was answered at once with the dataset's legal basis, and "
+        "recorded as unmet demand.")
+    ACCESS_REQUEST_SUBSCRIBED = "access_request.subscribed", "access_request", (
+        "consumer", "dataset", "fields", "duration_days"), _(
+        "A system subscribed to an unconditionally shared dataset: granted at once, for the stated purpose.")
+    ACCESS_REQUEST_REMINDED = "access_request.reminded", "access_request", ("due_date", "days_left", "recipients"), _(
+        "The request clock reminded the providing department's approvers that a deadline is near or today.")
+    ACCESS_REQUEST_ESCALATED = "access_request.escalated", "access_request", ("due_date", "department"), _(
+        "The request clock escalated an overdue request to the data authority.")
+    ACCESS_REQUEST_HANDED_OVER = "access_request.handed_over", "access_request", ("to", "due_date"), _(
+        "The data authority handed an escalated request to an approver of the providing department, with a new "
+        "deadline.")
     GRANT_SUSPENDED = "grant.suspended", "grant", ("dataset", "version", "fields", "reason"), _(
         "A grant was suspended because a new version of its dataset removed or re-typed a granted field, or "
         "stopped sharing it.")
     GRANT_REAPPROVED = "grant.reapproved", "grant", ("dataset", "version", "fields"), _(
         "An approver of the providing department approved a suspended grant again for the dataset's current "
         "version (with the fields that still exist).")
+    GRANT_REVOKED = "grant.revoked", "grant", ("dataset", "consumer", "reason"), _(
+        "An approver of the providing department revoked a grant; reads under it are refused from the next call.")
     RECORD_READ = "record.read", "dataset", ("keyid", "claimed_system", "fields", "record_version"), _(
         "A system read a record through the signed API, or was refused (outcome and reason say which).")
 

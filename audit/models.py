@@ -29,7 +29,7 @@ class AuditEvent(models.Model):
                            help_text=_("The event's unique id, given to the caller in the Audit-Event header."))
     created_at = models.DateTimeField(default=timezone.now, db_index=True, verbose_name=_("time"),
                                       help_text=_("When the event happened."))
-    actor_type = models.CharField(max_length=16, verbose_name=_("actor type"),  # user | system | anonymous
+    actor_type = models.CharField(max_length=16, verbose_name=_("actor type"),  # user | system | anonymous | platform
                                   help_text=_("Who acted: a person (user), a system, or nobody signed in (anonymous)."))
     actor_id = models.CharField(max_length=150, verbose_name=_("actor"),
                                 help_text=_("The person's user name or the system's code."))

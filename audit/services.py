@@ -47,6 +47,11 @@ class Actor:
     def anonymous(cls, claimed_key_id: str = "") -> "Actor":
         return cls("anonymous", claimed_key_id[:150])
 
+    @classmethod
+    def platform(cls, job: str) -> "Actor":
+        """The platform itself, acting on a schedule or by a rule (the request clock, an automatic answer)."""
+        return cls("platform", job)
+
 
 def subject_hash(identifier: str) -> str:
     """Keyed hash of a subject identifier (citizen/company id): the log never holds the raw value."""

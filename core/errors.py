@@ -45,6 +45,14 @@ class ErrorCode(StrEnum):
     PURPOSE_REQUIRED = "purpose_required", 400, _("State the purpose and the legal basis.")
     BAD_DURATION = "bad_duration", 400, _("The duration is out of range.")
     REASON_REQUIRED = "reason_required", 400, _("A rejection must state its reason.")
+    REJECTION_INCOMPLETE = "rejection_incomplete", 400, _("A rejection names a reason from the list, a legal basis "
+                                                          "and an explanation.")
+    COMMENT_REQUIRED = "comment_required", 400, _("Say what the requesting department must change.")
+    NOT_A_PART = "not_a_part", 400, _("Approval in part grants fewer fields, a shorter duration or a lower quota "
+                                      "than requested, and nothing beyond it.")
+    UNKNOWN_PURPOSE = "unknown_purpose", 400, _("Choose a purpose from the platform's list of purposes.")
+    BAD_VOLUME = "bad_volume", 400, _("The expected daily volume is out of range.")
+    NOT_AN_APPROVER = "not_an_approver", 400, _("The person is not an approver of the providing department.")
     NOT_PUBLISHED = "not_published", 400, _("The dataset is not published.")
     NOT_SHARED = "not_shared", 400, _("The dataset is not shared (不予共享); its legal basis says why.")
     OPEN_DATASET = "open_dataset", 400, _("The dataset is open data; it needs no request.")
@@ -73,6 +81,8 @@ class ErrorCode(StrEnum):
     OWN_REQUEST = "own_request", 403, _("Separation of duties: nobody decides a request they filed.")
     NO_GRANT = "no_grant", 403, _("No grant of yours in force covers this dataset.")
     FIELD_NOT_GRANTED = "field_not_granted", 403, _("Your grant does not cover these fields.")
+    GRANT_REVOKED = "grant_revoked", 403, _("Your grant was revoked by the providing department; the message says "
+                                            "why. File a new request if you still need the data.")
     GRANT_SUSPENDED = "grant_suspended", 403, _("Your grant is suspended until the providing department approves "
                                                 "it again; the message says why.")
     # --- Not found (404) ---
@@ -90,6 +100,10 @@ class ErrorCode(StrEnum):
     ALREADY_DECIDED = "already_decided", 409, _("This request is already decided.")
     NO_LONGER_PUBLISHED = "no_longer_published", 409, _("The dataset is no longer published.")
     NOT_SUSPENDED = "not_suspended", 409, _("Only a suspended grant can be approved again.")
+    TRANSITION_NOT_ALLOWED = "transition_not_allowed", 409, _("The request is not in a state that allows this.")
+    NOT_ESCALATED = "not_escalated", 409, _("Only an escalated request can be handed to another approver.")
+    GRANT_ENDED = "grant_ended", 409, _("The grant is already revoked or expired.")
+    RENEWAL_PENDING = "renewal_pending", 409, _("This grant already has a renewal filed or granted.")
     # --- Unsupported body (415) ---
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, _("Send the body as application/json.")
     # --- The platform (500, 503) ---

@@ -20,7 +20,7 @@ from registry.policy import Perm, allows, departments_granting, is_superuser
 
 from .models import AccessRequest, Grant, RequestState
 from .selectors import access_requests_visible_to, grants_visible_to
-from .services import access_request_decide, access_request_file, grant_reapprove
+from .services import access_request_approve, access_request_file, access_request_reject, grant_reapprove
 
 
 class FieldChoice(forms.ModelMultipleChoiceField):
@@ -146,9 +146,13 @@ class AccessRequestAdmin(PolicyAdmin):
                 "department": access_request.dataset.owner}
         elif request.method == "POST" and form.is_valid():
             try:
-                access_request_decide(access_request=access_request, approver=request.user,
-                                      approve=form.cleaned_data["decision"] == "approve",
-                                      reason=form.cleaned_data["reason"])
+                if form.cleaned_data["decision"] == "approve":
+                    access_request_approve(access_request=access_request, approver=request.user,
+                                           reason=form.cleaned_data["reason"])
+                else:
+                    access_request_reject(access_request=access_request, approver=request.user, reason_code="other",
+                                          legal_basis=form.cleaned_data["reason"],
+                                          explanation=form.cleaned_data["reason"])
             except PlatformError as exc:
                 form.add_error(None, exc.message)
                 status = exc.status

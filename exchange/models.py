@@ -1,10 +1,12 @@
-"""Access requests and the grants that approvals produce."""
+"""Access requests, their history, the purposes they name, and the grants that approvals produce."""
+
+import datetime as dt
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Dataset
@@ -12,9 +14,34 @@ from registry.models import System
 
 
 class RequestState(models.TextChoices):
+    """The states of a request; the transitions between them are declared in ``exchange.workflow``."""
+
+    DRAFT = "draft", _("Draft")
     SUBMITTED = "submitted", _("Submitted")
+    RETURNED = "returned", _("Returned for changes")
+    RESUBMITTED = "resubmitted", _("Resubmitted")
     APPROVED = "approved", _("Approved")
+    APPROVED_IN_PART = "approved_in_part", _("Approved in part")
     REJECTED = "rejected", _("Rejected")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+#: The states in which a request waits for the providing department, its clock running.
+WAITING_STATES = (RequestState.SUBMITTED, RequestState.RESUBMITTED)
+#: The states in which the requesting department can still change the request.
+EDITABLE_STATES = (RequestState.DRAFT, RequestState.RETURNED)
+
+
+class RejectionReason(models.TextChoices):
+    """The fixed reasons for a rejection (不予同意); each rejection also cites a legal basis and explains."""
+
+    NOT_SHARED = "not_shared", _("The dataset is not shared (不予共享)")
+    NO_LEGAL_BASIS = "no_legal_basis", _("The purpose has no basis in law or in the department's duties")
+    BEYOND_PURPOSE = "beyond_purpose", _("The fields requested go beyond what the purpose needs")
+    PURPOSE_MISMATCH = "purpose_mismatch", _("The data does not serve the stated purpose")
+    SECURITY = "security", _("The requesting system does not meet the security conditions")
+    NOT_AVAILABLE = "not_available", _("The data is not available for sharing now")
+    OTHER = "other", _("Other (explained in the text)")
 
 
 purpose_code_validator = RegexValidator(
@@ -22,6 +49,37 @@ purpose_code_validator = RegexValidator(
 )
 
 MAX_GRANT_DAYS = 3 * 365
+MAX_DAILY_VOLUME = 10_000_000
+
+
+class Purpose(models.Model):
+    """The controlled vocabulary of purposes (使用用途), kept by the platform's data authority."""
+
+    code = models.CharField(max_length=64, unique=True, validators=[purpose_code_validator], verbose_name=_("code"),
+                            help_text=_("A short, stable code, e.g. public-health.outbreak-tracing; grants and the "
+                                        "audit log name the purpose by it."))
+    label_zh = models.CharField(max_length=200, verbose_name=_("Chinese label"),
+                                help_text=_("The purpose as Chinese-speaking users read it."))
+    label_en = models.CharField(max_length=200, verbose_name=_("English label"),
+                                help_text=_("The purpose as English-speaking users read it."))
+    description = models.TextField(blank=True, verbose_name=_("description"),
+                                   help_text=_("What the purpose covers, and what it does not."))
+    active = models.BooleanField(default=True, verbose_name=_("active"),
+                                 help_text=_("Only active purposes can be chosen in new requests; old requests and "
+                                             "grants keep theirs."))
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("purpose")
+        verbose_name_plural = _("purposes")
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.code})"
+
+    @property
+    def label(self) -> str:
+        """The label in the active language."""
+        return self.label_en if (get_language() or "").startswith("en") else self.label_zh
 
 
 class AccessRequest(models.Model):
@@ -42,9 +100,35 @@ class AccessRequest(models.Model):
     duration_days = models.PositiveIntegerField(
         default=365, validators=[MinValueValidator(1), MaxValueValidator(MAX_GRANT_DAYS)],
         verbose_name=_("duration (days)"), help_text=_("How long the grant lasts once approved."))
-    state = models.CharField(max_length=16, choices=RequestState.choices, default=RequestState.SUBMITTED,
+    expected_daily_volume = models.PositiveIntegerField(
+        default=100, validators=[MinValueValidator(1), MaxValueValidator(MAX_DAILY_VOLUME)],
+        verbose_name=_("expected daily volume"),
+        help_text=_("How many records the system expects to read on a busy day; the approver may set it as the "
+                    "grant's daily quota."))
+    renews = models.ForeignKey("Grant", on_delete=models.PROTECT, null=True, blank=True, editable=False,
+                               related_name="renewals", verbose_name=_("renews grant"),
+                               help_text=_("The grant this request asks to extend, with its terms carried forward."))
+    state = models.CharField(max_length=16, choices=RequestState.choices, default=RequestState.DRAFT,
                              editable=False, verbose_name=_("state"),
-                             help_text=_("Submitted until an approver of the providing department decides."))
+                             help_text=_("Where the request stands; a submitted request waits for an approver of "
+                                         "the providing department."))
+    submitted_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("submitted at"),
+                                        help_text=_("When the request was last submitted; its clock runs from then."))
+    due_date = models.DateField(null=True, blank=True, editable=False, verbose_name=_("deadline"),
+                                help_text=_("The last working day for the answer (办理时限)."))
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                 related_name="+", editable=False, verbose_name=_("handed to"),
+                                 help_text=_("The approver the data authority handed the overdue request to."))
+    reminded_soon_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                            verbose_name=_("reminded before the deadline at"),
+                                            help_text=_("When the approvers were reminded that the deadline is near."))
+    reminded_due_at = models.DateTimeField(null=True, blank=True, editable=False,
+                                           verbose_name=_("reminded on the deadline at"),
+                                           help_text=_("When the approvers were reminded on the last day."))
+    escalated_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("escalated at"),
+                                        help_text=_("When the overdue request was escalated to the data authority."))
+    return_comment = models.TextField(blank=True, editable=False, verbose_name=_("what to change"),
+                                      help_text=_("The approver's comment when the request was returned."))
     filed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
                                  editable=False, verbose_name=_("filed by"),
                                  help_text=_("The clerk who filed the request."))
@@ -57,15 +141,67 @@ class AccessRequest(models.Model):
                                       help_text=_("When the request was decided."))
     decision_reason = models.TextField(blank=True, editable=False, verbose_name=_("reason for the decision"),
                                        help_text=_("The approver's reason; a rejection always states one."))
+    rejection_reason = models.CharField(max_length=32, choices=RejectionReason.choices, blank=True, editable=False,
+                                        verbose_name=_("reason for rejection"),
+                                        help_text=_("One of the fixed reasons, for every rejection."))
+    rejection_legal_basis = models.TextField(blank=True, editable=False, verbose_name=_("legal basis of the rejection"),
+                                             help_text=_("The law, regulation or catalogue entry the rejection "
+                                                         "rests on."))
 
     class Meta:
         ordering = ["-filed_at"]
         verbose_name = _("access request")
         verbose_name_plural = _("access requests")
+        indexes = [models.Index(fields=["state", "due_date"], name="request_state_due")]
 
     def __str__(self) -> str:
         return gettext("Request #%(id)s: %(consumer)s -> %(dataset)s") % {
             "id": self.pk, "consumer": self.consumer.code, "dataset": self.dataset.identifier}
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.state in WAITING_STATES
+
+    @property
+    def is_unmet_demand(self) -> bool:
+        """Answered at once because the dataset is not shared: demand the catalogue does not meet (共享需求)."""
+        return self.rejection_reason == RejectionReason.NOT_SHARED
+
+
+class AccessRequestStep(models.Model):
+    """One transition of a request, as its history shows it: who moved it from which state to which, why.
+    The audit log holds the same as evidence; this is the request's own readable record."""
+
+    access_request = models.ForeignKey(AccessRequest, on_delete=models.CASCADE, related_name="steps",
+                                       verbose_name=_("access request"), help_text=_("The request."))
+    action = models.CharField(max_length=32, verbose_name=_("action"), help_text=_("The transition made."))
+    from_state = models.CharField(max_length=16, choices=RequestState.choices, verbose_name=_("from"),
+                                  help_text=_("The state before."))
+    to_state = models.CharField(max_length=16, choices=RequestState.choices, verbose_name=_("to"),
+                                help_text=_("The state after."))
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                              related_name="+", verbose_name=_("by"),
+                              help_text=_("Who made it; empty when the platform answered by itself."))
+    at = models.DateTimeField(default=timezone.now, verbose_name=_("at"), help_text=_("When."))
+    comment = models.TextField(blank=True, verbose_name=_("comment"), help_text=_("The reason or comment given."))
+    detail = models.JSONField(default=dict, blank=True, verbose_name=_("detail"),
+                              help_text=_("What was decided: fields, duration, quota, reason."))
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("request step")
+        verbose_name_plural = _("request steps")
+
+    def __str__(self) -> str:
+        return f"#{self.access_request_id} {self.from_state} -> {self.to_state}"
+
+
+class GrantState(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    PENDING = "pending", _("Not yet in force")
+    SUSPENDED = "suspended", _("Suspended")
+    REVOKED = "revoked", _("Revoked")
+    EXPIRED = "expired", _("Expired")
 
 
 class Grant(models.Model):
@@ -85,8 +221,18 @@ class Grant(models.Model):
     purpose = models.TextField(verbose_name=_("purpose"), help_text=_("The purpose, in plain words."))
     valid_from = models.DateTimeField(verbose_name=_("valid from"), help_text=_("When the grant comes into force."))
     valid_until = models.DateTimeField(verbose_name=_("valid until"), help_text=_("When the grant expires."))
+    daily_quota = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("daily quota"),
+                                              help_text=_("The most records the system may read a day under this "
+                                                          "grant; empty for no limit."))
     revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"),
                                       help_text=_("Set when the grant was revoked before it expired."))
+    revoked_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("revoked by"),
+                                   help_text=_("The approver of the providing department who revoked it."))
+    revocation_reason = models.TextField(blank=True, verbose_name=_("reason for the revocation"),
+                                         help_text=_("Why the grant was revoked, as the consumer is told."))
+    expiry_notified_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expiry notice sent at"),
+                                              help_text=_("When the consumer's clerks were told it will expire."))
     dataset_version = models.PositiveIntegerField(
         default=1, verbose_name=_("dataset version"),
         help_text=_("The version of the dataset the grant was approved for."))
@@ -107,3 +253,18 @@ class Grant(models.Model):
     def __str__(self) -> str:
         return gettext("Grant #%(id)s: %(consumer)s reads %(dataset)s") % {
             "id": self.pk, "consumer": self.consumer.code, "dataset": self.dataset.identifier}
+
+    def state_at(self, when: dt.datetime) -> GrantState:
+        if self.revoked_at is not None:
+            return GrantState.REVOKED
+        if when >= self.valid_until:
+            return GrantState.EXPIRED
+        if self.suspended_at is not None:
+            return GrantState.SUSPENDED
+        if when < self.valid_from:
+            return GrantState.PENDING
+        return GrantState.ACTIVE
+
+    @property
+    def state(self) -> GrantState:
+        return self.state_at(timezone.now())

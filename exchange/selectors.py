@@ -40,3 +40,10 @@ def access_requests_visible_to(*, user: Any) -> QuerySet[AccessRequest]:
 
 def grants_visible_to(*, user: Any) -> QuerySet[Grant]:
     return scope(user, Perm.GRANT_VIEW, Grant.objects.select_related("consumer__department", "dataset__owner"))
+
+
+def grant_revoked_latest(*, consumer: System, dataset: Dataset, at: dt.datetime) -> Grant | None:
+    """The newest grant of this system for this dataset that was revoked while it would still be in force at
+    ``at``: why a read is refused (asked only on that refusal's path)."""
+    return (Grant.objects.filter(consumer=consumer, dataset=dataset, revoked_at__isnull=False, valid_from__lte=at,
+                                 valid_until__gt=at).order_by("-revoked_at", "-pk").first())

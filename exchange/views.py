@@ -36,7 +36,7 @@ RECORD_READ_ERRORS = (
     ErrorCode.SIGNATURE_LIFETIME_TOO_LONG, ErrorCode.NONCE_INVALID, ErrorCode.REPLAYED, ErrorCode.UNKNOWN_KEY,
     ErrorCode.KEY_REVOKED, ErrorCode.KEY_NOT_VALID, ErrorCode.SYSTEM_INACTIVE,
     # The grant (403).
-    ErrorCode.NO_GRANT, ErrorCode.FIELD_NOT_GRANTED, ErrorCode.GRANT_SUSPENDED,
+    ErrorCode.NO_GRANT, ErrorCode.FIELD_NOT_GRANTED, ErrorCode.GRANT_SUSPENDED, ErrorCode.GRANT_REVOKED,
     # Not found (404).
     ErrorCode.DATASET_NOT_FOUND, ErrorCode.RECORD_NOT_FOUND,
     # An Accept header that excludes JSON (406, DRF's content negotiation).

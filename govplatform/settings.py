@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "core",
     "audit",
     "registry",
+    "notifications",
     "catalog",
     "exchange",
     "govplatform",
@@ -151,6 +152,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "notifications.context_processors.inbox",  # the unread count in the admin header
             ],
         },
     },
@@ -212,11 +214,35 @@ CELERY_BEAT_SCHEDULE = {
     # database first, the broker only wakes the sequencer.
     "audit-sequence": {"task": "audit.log_sequence", "schedule": envint("AUDIT_SEQUENCE_INTERVAL", 10)},
     "nonce-purge": {"task": "registry.nonce_purge", "schedule": 3600},
+    # Emails whose after-commit send was lost (broker or mail server down) are sent again.
+    "notifications-email-pending": {"task": "notifications.email_pending", "schedule": 300},
+    # The request clock: reminders, escalations, grant expiry (idempotent; each fires once per request).
+    "requests-clock": {"task": "exchange.requests_clock", "schedule": envint("REQUESTS_CLOCK_INTERVAL", 600)},
 }
+# In the embedded default (no broker, no beat process) the serving process runs the beat schedule itself.
+EMBEDDED_BEAT = envbool("EMBEDDED_BEAT", True)
 # After a commit the sequencer is woken at most once per this many milliseconds per process; the
 # run at the window's end appends every event committed in it.
 AUDIT_SEQUENCE_DEBOUNCE_SECONDS = envint("AUDIT_SEQUENCE_DEBOUNCE_MS", 250) / 1000
 NONCE_STORE = envchoice("NONCE_STORE", "redis" if REDIS_URL else "database", ("redis", "database"))
+
+# --- Email (notifications): printed to the console in the embedded default; SMTP when EMAIL_HOST is set ---
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+                    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_PORT = envint("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", True)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "数据共享平台 <noreply@govplatform.example>")
+
+# --- Access requests: the working-day clock (China's calendar of holidays and make-up working days) ---
+REQUEST_DEADLINE_WORKING_DAYS = envint("REQUEST_DEADLINE_WORKING_DAYS", 10)  # 2016 interim measures, art. 14
+REQUEST_REMIND_WORKING_DAYS = envint("REQUEST_REMIND_WORKING_DAYS", 2)  # "due soon": this many working days left
+REQUEST_HANDOVER_WORKING_DAYS = envint("REQUEST_HANDOVER_WORKING_DAYS", 3)  # time given after an escalation
+GRANT_EXPIRY_NOTICE_DAYS = envint("GRANT_EXPIRY_NOTICE_DAYS", 30)  # consumers are told this long before expiry
 
 # --- Where the platform is published: the base of the catalogue's stable URIs (DCAT-AP), never taken
 # from a request's Host header, so a dataset's URI is the same whoever asks ---

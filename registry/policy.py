@@ -50,7 +50,16 @@ class Perm(StrEnum):
     REQUEST_VIEW = "access_request.view"
     REQUEST_FILE = "access_request.file"
     REQUEST_DECIDE = "access_request.decide"
+    #: Deciding a request that ran over its deadline and was escalated: the data authority, for every department.
+    REQUEST_DECIDE_ESCALATED = "access_request.decide_escalated"
+    #: Handing an escalated request to another approver of the providing department.
+    REQUEST_HAND_OVER = "access_request.hand_over"
+    #: The controlled vocabulary of purposes: kept by the data authority, read by everyone who files requests.
+    PURPOSE_VIEW = "purpose.view"
+    PURPOSE_MANAGE = "purpose.manage"
     GRANT_VIEW = "grant.view"
+    #: Revoking a grant, effective on the next call: approvers of the providing department.
+    GRANT_REVOKE = "grant.revoke"
     AUDIT_READ = "audit.read"
 
 
@@ -92,7 +101,12 @@ RULES: dict[Perm, Rule] = {
     Perm.REQUEST_VIEW: _rule(_STAFF, ["consumer__department", "dataset__owner"], _READERS, superuser=True),
     Perm.REQUEST_FILE: _rule(CLERKS, ["consumer__department"], superuser=True),
     Perm.REQUEST_DECIDE: _rule([Role.APPROVER], ["dataset__owner"]),
+    Perm.REQUEST_DECIDE_ESCALATED: _rule(everywhere=[PlatformRoleName.DATA_AUTHORITY]),
+    Perm.REQUEST_HAND_OVER: _rule(everywhere=[PlatformRoleName.DATA_AUTHORITY]),
+    Perm.PURPOSE_VIEW: _rule(everywhere=[*_STAFF, *_READERS], superuser=True),
+    Perm.PURPOSE_MANAGE: _rule(everywhere=[PlatformRoleName.DATA_AUTHORITY], superuser=True),
     Perm.GRANT_VIEW: _rule(_STAFF, ["consumer__department", "dataset__owner"], _READERS, superuser=True),
+    Perm.GRANT_REVOKE: _rule([Role.APPROVER], ["dataset__owner"]),
     Perm.AUDIT_READ: _rule(everywhere=[Role.AUDITOR], superuser=True),
 }
 
@@ -195,5 +209,7 @@ def require(user: Any, perm: Perm, obj: Model | None = None, message: str | None
 
 
 def has_any_role(user: Any) -> bool:
+    """Whether the user holds a role some rule names (a role no rule names counts as none)."""
     roles = held_roles(user)
-    return is_superuser(user) or bool(roles.by_department) or bool(roles.platform)
+    named = {role for rule in RULES.values() for role in (*rule.roles, *rule.everywhere)}
+    return is_superuser(user) or bool(roles.everywhere() & named)

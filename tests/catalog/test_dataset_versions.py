@@ -144,14 +144,14 @@ def test_a_failed_new_version_changes_nothing(published: Dataset, health_clerk: 
 def test_the_grant_names_the_version_it_was_approved_for(published: Dataset, health_clerk: Any,
                                                          health_approver: Any, police_clerk: Any,
                                                          police_system: Any) -> None:
-    from exchange.services import access_request_decide, access_request_file
+    from exchange.services import access_request_approve, access_request_file
 
     dataset_update(actor=health_clerk, dataset=published, note="增加批号",
                    fields=[*specs(published), FieldSpec("batch", FieldType.STRING, Sensitivity.INTERNAL)])
     request = access_request_file(consumer=police_system, dataset=Dataset.objects.get(pk=published.pk),
-                                  fields=["batch"], purpose_code="public-health.tracing", purpose="追溯",
+                                  fields=["batch"], purpose_code="public-health.outbreak-tracing", purpose="追溯",
                                   legal_basis="《疫苗管理法》（演示）", actor=police_clerk)
-    access_request_decide(access_request=request, approver=health_approver, approve=True, reason="")
+    access_request_approve(access_request=request, approver=health_approver)
     assert Grant.objects.get(access_request=request).dataset_version == 2
 
 

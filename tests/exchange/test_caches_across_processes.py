@@ -99,7 +99,7 @@ def test_revoking_a_key_or_a_grant_is_seen_by_every_process_on_the_next_request(
         police_grant.revoked_at = timezone.now()
         police_grant.save(update_fields=["revoked_at"])  # (the revocation service comes with the grants issue)
         for base in servers:
-            assert read(base, fresh, "police-rms-2") == (403, "no_grant")
+            assert read(base, fresh, "police-rms-2") == (403, "grant_revoked")
 
 
 def test_a_deactivated_department_stops_its_systems_at_once(police_key: SystemKey, police_grant: Grant,

@@ -176,6 +176,9 @@ def test_it_refuses_a_reader_without_a_grant(signed_get: Any, police_key: System
 def test_it_refuses_once_the_grant_is_revoked(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
     police_grant.revoked_at = timezone.now()
     police_grant.save()
+    assert_refused(signed_get(record_path()), 403, "grant_revoked")
+    police_grant.valid_until = timezone.now()  # a revoked grant that would have expired by now anyway
+    police_grant.save()
     assert_refused(signed_get(record_path()), 403, "no_grant")
 
 

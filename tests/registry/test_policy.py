@@ -25,7 +25,9 @@ MODEL_OF = {
     Perm.CATALOGUE_VIEW: "catalog.dataset", Perm.DATASET_VIEW: "catalog.dataset",
     Perm.DATASET_MANAGE: "catalog.dataset", Perm.RECORD_VIEW: "catalog.record",
     Perm.REQUEST_VIEW: "exchange.accessrequest", Perm.REQUEST_FILE: "exchange.accessrequest",
-    Perm.REQUEST_DECIDE: "exchange.accessrequest", Perm.GRANT_VIEW: "exchange.grant",
+    Perm.REQUEST_DECIDE: "exchange.accessrequest", Perm.REQUEST_DECIDE_ESCALATED: "exchange.accessrequest",
+    Perm.REQUEST_HAND_OVER: "exchange.accessrequest", Perm.PURPOSE_VIEW: "exchange.purpose",
+    Perm.PURPOSE_MANAGE: "exchange.purpose", Perm.GRANT_VIEW: "exchange.grant", Perm.GRANT_REVOKE: "exchange.grant",
     Perm.AUDIT_READ: "audit.auditevent",
 }
 
@@ -70,12 +72,16 @@ def test_one_answer_for_an_object_and_for_the_list(health_clerk: Any, police_cle
         assert len(listed) == 1
 
 
-def test_the_data_authority_reads_every_request_but_decides_none(request_filed: AccessRequest) -> None:
+def test_the_data_authority_reads_every_request_and_decides_only_escalated_ones(
+        request_filed: AccessRequest) -> None:
     authority = make_user("authority", None)
     PlatformRole.objects.create(user=authority, role=PlatformRoleName.DATA_AUTHORITY)
     assert has_any_role(authority)
     assert list(scope(authority, Perm.REQUEST_VIEW, AccessRequest.objects.all())) == [request_filed]
-    assert not allows(authority, Perm.REQUEST_DECIDE, request_filed)
+    assert not allows(authority, Perm.REQUEST_DECIDE, request_filed)  # its own department's approvers decide...
+    assert allows(authority, Perm.REQUEST_DECIDE_ESCALATED, request_filed)  # ...unless it ran over (workflow)
+    assert allows(authority, Perm.REQUEST_HAND_OVER, request_filed) and allows(authority, Perm.PURPOSE_MANAGE)
+    assert not allows(authority, Perm.GRANT_REVOKE)
     assert not allows(authority, Perm.RECORD_VIEW)
 
 
