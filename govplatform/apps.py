@@ -1,3 +1,6 @@
+import os
+import sys
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,3 +10,9 @@ class GovPlatformConfig(AppConfig):
 
     name = "govplatform"
     verbose_name = _("Platform")
+
+    def ready(self) -> None:
+        # The embedded default's periodic work (no broker, no beat process): in runserver's serving process only.
+        from .embedded_beat import start_if_serving
+
+        start_if_serving(sys.argv, os.environ)
