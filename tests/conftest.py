@@ -19,7 +19,7 @@ from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sen
 from core.keys import platform_key_generate
 from exchange import client as consumer
 from exchange.models import Grant
-from registry.models import Department, Membership, Role, System, SystemKey
+from registry.models import Department, Membership, PlatformRole, PlatformRoleName, Role, System, SystemKey
 from registry.versions import memos_clear
 
 RECORD_KEY = "110101199003070011"
@@ -228,6 +228,36 @@ def signed_get(police_private_key: Ed25519PrivateKey) -> Any:
         return response
 
     return get
+
+
+@pytest.fixture
+def authority(db: None) -> Any:
+    """The platform's data authority (数据主管部门): overdue requests escalate to it."""
+    user = make_user("data-authority", None)
+    PlatformRole.objects.create(user=user, role=PlatformRoleName.DATA_AUTHORITY)
+    return user
+
+
+@pytest.fixture
+def eager_celery() -> Iterator[None]:
+    """Celery runs tasks in-process, as in the embedded default, also when REDIS_URL names a broker."""
+    from govplatform.celery_app import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = before
+
+
+def database_env() -> dict[str, str]:
+    """The environment that points another process at this test database."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return {"SQLITE_PATH": str(db["NAME"])}
+    user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
+    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}"}
 
 
 def is_postgres() -> bool:

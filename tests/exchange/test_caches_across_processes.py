@@ -20,25 +20,15 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from exchange import client as consumer
 from exchange.models import Grant
 from registry.models import SystemKey
 from registry.services import system_key_register, system_key_revoke
-from tests.conftest import POLICE_KEY_ID, record_path
+from tests.conftest import POLICE_KEY_ID, database_env, record_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _database_env() -> dict[str, str]:
-    """The environment that points another process at this test database."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return {"SQLITE_PATH": str(db["NAME"])}
-    user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}"}
 
 
 def _free_port() -> int:
@@ -51,7 +41,7 @@ def _free_port() -> int:
 def server() -> Iterator[str]:
     """A gunicorn process with one worker on the test database; its base URL."""
     port = _free_port()
-    env = {**os.environ, **_database_env(), "PLATFORM_SIGNING_KEY_FILE": str(settings.PLATFORM_SIGNING_KEY_FILE),
+    env = {**os.environ, **database_env(), "PLATFORM_SIGNING_KEY_FILE": str(settings.PLATFORM_SIGNING_KEY_FILE),
            "PLATFORM_DATA_DIR": str(settings.DATA_DIR)}
     process = subprocess.Popen(
         [str(Path(sys.executable).with_name("gunicorn")), "govplatform.wsgi", "-b", f"127.0.0.1:{port}", "-w", "1",

@@ -21,7 +21,7 @@ from exchange.services import (
     grant_revoke,
 )
 from notifications.models import Notification
-from registry.models import Department, PlatformRole, PlatformRoleName, Role, System, SystemKey
+from registry.models import Department, Role, System, SystemKey
 from tests.conftest import make_user, record_path
 from tests.exchange.test_record_read import assert_refused
 
@@ -161,13 +161,6 @@ def test_a_renewal_is_for_the_same_system_and_dataset(grant: Grant, police_clerk
 
 
 # --- Hand-over of an escalated request ---
-
-@pytest.fixture
-def authority(db: None) -> Any:
-    person = make_user("authority", None)
-    PlatformRole.objects.create(user=person, role=PlatformRoleName.DATA_AUTHORITY)
-    return person
-
 
 @pytest.fixture
 def escalated(police_clerk: Any, police_system: System, vaccinations: Dataset) -> AccessRequest:

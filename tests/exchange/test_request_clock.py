@@ -30,7 +30,7 @@ from exchange.services import (
     requests_clock_run,
 )
 from notifications.models import Notification, NotificationKind
-from registry.models import PlatformRole, PlatformRoleName, System
+from registry.models import System
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
@@ -47,14 +47,6 @@ def _the_interim_measures_clock(settings: Any) -> None:
     settings.REQUEST_REMIND_WORKING_DAYS = 2
     settings.REQUEST_HANDOVER_WORKING_DAYS = 3
     settings.GRANT_EXPIRY_NOTICE_DAYS = 30
-
-
-@pytest.fixture
-def authority(db: None) -> Any:
-    """The platform's data authority (数据主管部门): overdue requests escalate to it."""
-    user = make_user("data-authority", None)
-    PlatformRole.objects.create(user=user, role=PlatformRoleName.DATA_AUTHORITY)
-    return user
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -30,21 +29,12 @@ from exchange.models import AccessRequest, Purpose
 from exchange.services import access_request_file
 from notifications.models import Notification, NotificationKind
 from registry.models import PlatformRole, PlatformRoleName, System
-from tests.conftest import make_user, requires_redis
+from tests.conftest import database_env, make_user, requires_redis
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 #: How long a process may take to start and do its work before the test gives up.
 WAIT_SECONDS = 60
-
-
-def database_env() -> dict[str, str]:
-    """The environment that points another process at this test database."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return {"SQLITE_PATH": str(db["NAME"])}
-    user, host, port = db.get("USER") or "postgres", db.get("HOST") or "127.0.0.1", db.get("PORT") or 5432
-    return {"DATABASE_URL": f"postgres://{user}@{host}:{port}/{db['NAME']}"}
 
 
 def process_env(**variables: str) -> dict[str, str]:
@@ -141,19 +131,6 @@ def test_a_real_beat_and_worker_escalate_an_overdue_request(overdue: AccessReque
     finally:
         app.control.purge()  # what beat sent that no worker took
     assert_escalated_once(overdue)
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    """Celery runs tasks in-process, as in the embedded default, also when REDIS_URL names a broker."""
-    from govplatform.celery_app import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = before
 
 
 def test_in_the_embedded_default_the_clock_task_runs_in_process(overdue: AccessRequest, eager_celery: None) -> None:

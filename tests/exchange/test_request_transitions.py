@@ -58,9 +58,7 @@ SOURCE = {"submit": "draft", "resubmit": "returned", "withdraw": "submitted", "r
 
 @pytest.fixture
 def people(police: Department, health: Department, police_clerk: Any, health_clerk: Any, health_approver: Any,
-           auditor: Any, root: Any) -> dict[str, Any]:
-    authority = make_user("authority", None)
-    PlatformRole.objects.create(user=authority, role=PlatformRoleName.DATA_AUTHORITY)
+           auditor: Any, root: Any, authority: Any) -> dict[str, Any]:
     operator = make_user("operator", None)
     PlatformRole.objects.create(user=operator, role=PlatformRoleName.OPERATOR)
     return {"police_clerk": police_clerk, "police_admin": make_user("police-admin", police, Role.ADMIN),

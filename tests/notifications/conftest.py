@@ -1,9 +1,6 @@
 """Shared helpers of the notification tests: people with email addresses, Celery run in-process."""
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from notifications.models import NotificationKind
 
@@ -19,16 +16,3 @@ def with_email(user: Any, address: str) -> Any:
     user.email = address
     user.save(update_fields=["email"])
     return user
-
-
-@pytest.fixture
-def eager_celery() -> Iterator[None]:
-    """Celery runs tasks in-process, as in the embedded default, also when REDIS_URL names a broker."""
-    from govplatform.celery_app import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    try:
-        yield
-    finally:
-        app.conf.task_always_eager = before
