@@ -42,7 +42,8 @@ PROJECT = Path(django_settings.BASE_DIR)
 CATALOGUE = PROJECT / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
 COMPILED = CATALOGUE.with_suffix(".mo")
 # The same words in both languages: technical names that Chinese staff also write in Latin letters.
-SAME_IN_BOTH = frozenset({"ID", "PEM"})
+# Each language's name is written in that language (as the language chooser shows it), in both.
+SAME_IN_BOTH = frozenset({"ID", "PEM", *(name for _code, name in django_settings.LANGUAGES)})
 # What `make messages` runs (and so what the extraction here runs): the project minus these folders.
 IGNORED = (".venv", "tests", "staticfiles", "data")
 
