@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
@@ -43,7 +44,11 @@ logger = logging.getLogger(__name__)
 
 FACET_TITLES = {"department": _("Providing department"), "tier": _("Sharing tier"), "theme": _("Theme"),
                 "grade": _("Classification grade"), "format": _("Format")}
-REQUESTABLE_TIERS = (Tier.CONDITIONAL, Tier.UNCONDITIONAL)
+#: The request button of a dataset's page, by tier: a subscription is granted at once, a conditional request is
+#: decided by the providing department, and a request for data that is not shared is answered at once and
+#: recorded as demand (共享需求). Open data needs no request.
+REQUEST_BUTTONS: dict[str, Promise] = {Tier.UNCONDITIONAL: _("Subscribe"), Tier.CONDITIONAL: _("Request access"),
+                   Tier.NOT_SHARED: _("Register a demand")}
 ROWS_PER_CHUNK = 1000
 
 
@@ -114,7 +119,8 @@ def dataset_page(request: HttpRequest, identifier: str) -> HttpResponse:
         "dcat_links": [(fmt, media, reverse("catalog:dataset_dcat", kwargs={"identifier": identifier, "fmt": fmt}))
                        for fmt, media in (("ttl", "text/turtle"), ("jsonld", "application/ld+json"))],
         "request_url": (reverse("admin:exchange_accessrequest_add") + f"?dataset={dataset.pk}"
-                        if dataset.tier in REQUESTABLE_TIERS and allows(user, Perm.REQUEST_FILE) else None),
+                        if dataset.tier in REQUEST_BUTTONS and allows(user, Perm.REQUEST_FILE) else None),
+        "request_label": REQUEST_BUTTONS.get(dataset.tier),
         "manage_url": (reverse("admin:catalog_dataset_change", args=[dataset.pk])
                        if signed_in and allows(user, Perm.DATASET_MANAGE, dataset) else None),
     }

@@ -189,7 +189,7 @@ def world(health: Any, police: Any, health_clerk: Any, health_approver: Any, pol
           police_system: System, police_key: Any, vaccinations: Dataset) -> AccessRequest:
     """The walkthrough's world: Health's published dataset, Police's system and key, Police's request."""
     request = access_request_file(consumer=police_system, dataset=vaccinations, fields=["vaccine", "dose_date"],
-                                  actor=police_clerk, purpose_code="public-health.tracing",
+                                  actor=police_clerk, purpose_code="public-health.outbreak-tracing",
                                   purpose="Trace contacts in an outbreak", legal_basis="Infectious Diseases Law",
                                   case_reference="PSB-1", duration_days=30)
     log_sequence()  # a signed checkpoint for the auditor to see

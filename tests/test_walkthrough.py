@@ -108,8 +108,9 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
     response = police_http.post("/admin/exchange/accessrequest/add/", {
         "consumer": system.pk, "dataset": dataset.pk,
         "requested_fields": [field_pks["vaccine"], field_pks["dose_date"]],
-        "purpose_code": "public-health.tracing", "purpose": "Trace contacts in an outbreak",
-        "legal_basis": "Infectious Diseases Law, art. 12", "case_reference": "PSB-1", "duration_days": 30})
+        "purpose_code": "public-health.outbreak-tracing", "purpose": "Trace contacts in an outbreak",
+        "legal_basis": "Infectious Diseases Law, art. 12", "case_reference": "PSB-1", "duration_days": 30,
+        "expected_daily_volume": 200})
     assert response.status_code == 302, response.content.decode()[:2000]
     request = AccessRequest.objects.get()
     assert request.fields == ["vaccine", "dose_date"]
@@ -157,7 +158,7 @@ def test_the_walkthrough_from_dataset_to_verified_audit_log(
         ("dataset.registered", "ok", ""), ("records.checked", "ok", ""), ("records.imported", "ok", ""),
         ("dataset.published", "ok", ""),
         ("user.logged_in", "ok", ""), ("system.registered", "ok", ""), ("system_key.registered", "ok", ""),
-        ("access_request.filed", "ok", ""),
+        ("access_request.filed", "ok", ""), ("access_request.submitted", "ok", ""),
         ("user.logged_in", "ok", ""), ("access_request.approved", "ok", ""), ("record.read", "ok", ""),
         ("record.read", "ok", ""), ("record.read", "refused", "replayed"),
         ("record.read", "refused", "signature_missing"), ("record.read", "refused", "unknown_key"),

@@ -179,15 +179,19 @@ def test_an_unknown_or_draft_dataset_is_a_clear_404(catalogue: Catalogue, identi
 
 # --- Request access and manage: signed-in people only ---
 
-@pytest.mark.parametrize(("name", "requestable"), [("vaccinations", True), ("licences", True),
-                                                    ("clinics", False), ("vehicles", False)])
-def test_signed_in_people_may_request_access_to_shared_data(catalogue: Catalogue, police_clerk: Any, name: str,
-                                                            requestable: bool) -> None:
+@pytest.mark.parametrize(("name", "label"), [("vaccinations", "Request access"), ("licences", "Subscribe"),
+                                              ("clinics", None), ("vehicles", "Register a demand")])
+def test_signed_in_people_may_request_shared_data_each_tier_in_its_words(catalogue: Catalogue, police_clerk: Any,
+                                                                         name: str, label: str | None) -> None:
+    """Conditional sharing is requested, unconditional subscribed to, not-shared data registered as demand;
+    open data needs nothing."""
     dataset = getattr(catalogue, name)
-    button = f'href="/admin/exchange/accessrequest/add/?dataset={dataset.pk}">Request access</a>'
-    assert "Request access" not in page(dataset_path(dataset))[1]  # anonymous
+    assert 'href="/admin/exchange/accessrequest/add/' not in page(dataset_path(dataset))[1]  # anonymous
     html = page(dataset_path(dataset), police_clerk)[1]
-    assert (button in html) is requestable
+    link = f'href="/admin/exchange/accessrequest/add/?dataset={dataset.pk}">'
+    assert (link in html) is (label is not None)
+    if label is not None:
+        assert f"{link}{label}</a>" in html
     assert ("Manage in the admin" in html) is (dataset.owner.code == "police")  # only their own department's
 
 
