@@ -81,6 +81,10 @@ class EventType(Enum):
     RECORD_VIEWED = "record.viewed", "record", ("dataset", "record_version"), _(
         "A clerk of the owning department opened a record's contents in the admin.")
     # --- The exchange ---
+    PURPOSE_ADDED = "purpose.added", "purpose", ("new",), _(
+        "The data authority added a purpose to the vocabulary requests choose from.")
+    PURPOSE_CHANGED = "purpose.changed", "purpose", _CHANGE, _(
+        "The data authority changed a purpose's labels or description, or (de)activated it (old and new values).")
     ACCESS_REQUEST_FILED = "access_request.filed", "access_request", (
         "consumer", "dataset", "fields", "duration_days", "daily_volume", "renews"), _(
         "A clerk drew up a request to read fields of a dataset, for one of the department's systems (a draft until "

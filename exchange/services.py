@@ -629,6 +629,40 @@ def grant_renewal_terms(grant: Grant) -> dict[str, Any]:
             "expected_daily_volume": grant.daily_quota or (request.expected_daily_volume if request else 100)}
 
 
+_PURPOSE_FIELDS = ("label_zh", "label_en", "description", "active")
+
+
+def purpose_save(*, actor: Any, code: str, label_zh: str, label_en: str, description: str = "",
+                 active: bool = True) -> Purpose:
+    """The data authority adds a purpose to the vocabulary, or changes one (its code never changes: grants and
+    the audit log name the purpose by it); old and new values are recorded."""
+    require(actor, Perm.PURPOSE_MANAGE, None, _("Only the data authority keeps the vocabulary of purposes."))
+    try:
+        purpose_code_validator(code)
+    except ValidationError as exc:
+        raise validation_error(exc, code=ErrorCode.BAD_PURPOSE_CODE) from exc
+    values = {"label_zh": label_zh.strip(), "label_en": label_en.strip(), "description": description.strip(),
+              "active": active}
+    if not values["label_zh"] or not values["label_en"]:
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("A purpose has a Chinese and an English label."))
+    with transaction.atomic():
+        purpose = Purpose.objects.select_for_update().filter(code=code).first()
+        if purpose is None:
+            purpose = Purpose.objects.create(code=code, **values)
+            event_record(actor=Actor.for_user(actor), action=EventType.PURPOSE_ADDED, object_id=code,
+                         detail={"new": {"code": code, **values}})
+            return purpose
+        old = {name: getattr(purpose, name) for name in _PURPOSE_FIELDS}
+        detail = change_detail(old, values)
+        if detail["changed"]:
+            for name, value in values.items():
+                setattr(purpose, name, value)
+            purpose.save(update_fields=list(_PURPOSE_FIELDS))
+            event_record(actor=Actor.for_user(actor), action=EventType.PURPOSE_CHANGED, object_id=code,
+                         detail=detail)
+    return purpose
+
+
 def grants_suspend_for_version(*, change: VersionChange, **_signal: Any) -> None:
     """A new version of a dataset removed or re-typed granted fields, or stopped sharing it: the grants
     concerned are suspended (effective on the next call) and each suspension is an audit event whose
