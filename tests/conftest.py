@@ -1,6 +1,7 @@
 """Shared actors and helpers: the Health department publishes, the Police department's system reads."""
 
 import datetime as dt
+import importlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,27 @@ def _nothing_remembered_across_tests() -> Iterator[None]:
     memos_clear()
     yield
     memos_clear()
+
+
+@pytest.fixture(autouse=True)
+def _the_seeded_purposes(request: pytest.FixtureRequest) -> None:
+    """The purpose vocabulary a migration seeds, for every test with a database: a transactional test's flush
+    empties the tables the migrations filled, so the next one puts them back."""
+    if not request.node.get_closest_marker("django_db") and not {"db", "transactional_db"} & set(
+            request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db" if _is_transactional(request) else "db")
+    from exchange.models import Purpose
+
+    if not Purpose.objects.exists():
+        seeded = importlib.import_module("exchange.migrations.0006_purpose_vocabulary").PURPOSES
+        Purpose.objects.bulk_create([Purpose(code=code, label_zh=zh, label_en=en) for code, zh, en in seeded])
+
+
+def _is_transactional(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0]))) or (
+        "transactional_db" in request.fixturenames or "live_server" in request.fixturenames)
 
 
 @pytest.fixture(autouse=True)
