@@ -8,7 +8,7 @@ from django.db.models import F, Q, QuerySet
 from registry.policy import Perm, scope
 from registry.versions import VersionedMemo
 
-from .models import Dataset, DatasetStatus, Record, Tier
+from .models import Dataset, DatasetStatus, Record
 
 
 def datasets_visible_to(*, user: Any) -> QuerySet[Dataset]:
@@ -23,11 +23,6 @@ def records_visible_to(*, user: Any) -> QuerySet[Record]:
     """Records whose contents the user may see: their owning department's clerks only (record.view)."""
     return scope(user, Perm.RECORD_VIEW, Record.objects.select_related("dataset__owner")
                  .filter(generation=F("dataset__records_generation")))
-
-
-def datasets_requestable() -> QuerySet[Dataset]:
-    """Published datasets another department may ask for through an access request."""
-    return Dataset.objects.filter(status=DatasetStatus.PUBLISHED, tier__in=[Tier.CONDITIONAL, Tier.UNCONDITIONAL])
 
 
 _PUBLISHED: VersionedMemo[str, Dataset] = VersionedMemo("published datasets")
