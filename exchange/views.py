@@ -22,6 +22,7 @@ RESPONSE_HEADERS = [
     ("Audit-Event", _("The id of this response's audit event (refusals included).")),
     ("Audit-Leaf-Hash", _("The event's RFC 6962 leaf hash, hex: prove it against a signed checkpoint.")),
     ("Content-Digest", _("RFC 9530 sha-256 of the body.")),
+    ("Cache-Control", _("Always no-store: records are citizens' data, and no cache may keep a copy.")),
     ("Signature-Input", _('The platform\'s signature parameters (label "platform").')),
     ("Signature", _("The platform's Ed25519 signature over @status, content-digest, the audit headers and "
                     "the request's signature.")),
@@ -71,6 +72,8 @@ class SignedExchangeApi(APIView):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
+        # Records are citizens' data: no cache on the way (a proxy, the consumer's HTTP library) keeps a copy.
+        response["Cache-Control"] = "no-store"
         response.render()
         django_request: HttpRequest = request._request
         try:
@@ -78,6 +81,7 @@ class SignedExchangeApi(APIView):
         except PlatformError as exc:  # no signing key: fail closed with an unsigned 503 and no data
             response = Response(exc.as_dict(), status=exc.status)
             response = super().finalize_response(request, response, *args, **kwargs)
+            response["Cache-Control"] = "no-store"
         return response
 
 

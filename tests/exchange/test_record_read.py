@@ -64,6 +64,11 @@ def test_it_returns_only_the_granted_fields(signed_get: Any, police_key: SystemK
     assert_signed_by_platform(response)
 
 
+def test_no_cache_keeps_a_record_nor_a_refusal(signed_get: Any, police_key: SystemKey, police_grant: Any) -> None:
+    assert signed_get(record_path())["Cache-Control"] == "no-store"
+    assert signed_get(record_path(key="000"))["Cache-Control"] == "no-store"  # a refusal names what was asked
+
+
 def test_it_audits_the_read_with_grant_purpose_and_hashed_subject(signed_get: Any, police_key: SystemKey,
                                                                    police_grant: Any) -> None:
     response = signed_get(record_path())
