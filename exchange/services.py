@@ -53,7 +53,7 @@ from .models import (
     RequestState,
     purpose_code_validator,
 )
-from .selectors import grant_revoked_latest, grants_active
+from .selectors import due_soon_q, grant_revoked_latest, grants_active
 from .workflow import DECISIONS, RequestWorkflow, may_transition
 
 
@@ -509,8 +509,7 @@ def requests_clock_run(*, today: dt.date | None = None) -> ClockRun:
     overdue = waiting.filter(due_date__lt=working_day_latest(today), escalated_at=None)
     for pk in overdue.values_list("pk", flat=True):
         run.escalated += _escalate(pk, today)
-    soon = working_day_add(today, settings.REQUEST_REMIND_WORKING_DAYS)
-    for pk in waiting.filter(due_date__gte=today, due_date__lte=soon).filter(
+    for pk in AccessRequest.objects.filter(due_soon_q(today=today)).filter(
             Q(reminded_soon_at=None) | Q(reminded_due_at=None, due_date=today)).values_list("pk", flat=True):
         run.reminded += _remind(pk, today)
     horizon = timezone.now() + dt.timedelta(days=settings.GRANT_EXPIRY_NOTICE_DAYS)
