@@ -98,12 +98,14 @@ class EventType(Enum):
     ACCESS_REQUEST_RESUBMITTED = "access_request.resubmitted", "access_request", ("due_date",), _(
         "The requesting department submitted a returned request again; a new deadline starts.")
     ACCESS_REQUEST_APPROVED = "access_request.approved", "access_request", (
-        "reason", "consumer", "dataset", "fields", "duration_days", "daily_quota"), _(
-        "An approver of the providing department approved a request as asked; the grant is named in the event.")
+        "reason", "consumer", "dataset", "fields", "duration_days", "daily_quota", "masking", "row_filter"), _(
+        "An approver of the providing department approved a request as asked; the grant is named in the event, "
+        "masking lists the fields served masked by the dataset's defaults.")
     ACCESS_REQUEST_APPROVED_IN_PART = "access_request.approved_in_part", "access_request", (
-        "reason", "consumer", "dataset", "fields", "duration_days", "daily_quota", "requested"), _(
-        "An approver approved a request in part: fewer fields, a shorter duration or a lower quota (both the terms "
-        "granted and those requested are recorded).")
+        "reason", "consumer", "dataset", "fields", "duration_days", "daily_quota", "masking", "row_filter",
+        "requested"), _(
+        "An approver approved a request in part: fewer fields, a shorter duration, a lower quota, a stricter masking "
+        "or a row filter (both the terms granted and those requested are recorded).")
     ACCESS_REQUEST_REJECTED = "access_request.rejected", "access_request", (
         "reason", "rejection_reason", "legal_basis", "consumer", "dataset", "fields"), _(
         "An approver of the providing department rejected a request: a reason from the fixed list, a legal basis "
@@ -131,8 +133,34 @@ class EventType(Enum):
         "version (with the fields that still exist).")
     GRANT_REVOKED = "grant.revoked", "grant", ("dataset", "consumer", "reason"), _(
         "An approver of the providing department revoked a grant; reads under it are refused from the next call.")
-    RECORD_READ = "record.read", "dataset", ("keyid", "claimed_system", "fields", "record_version"), _(
-        "A system read a record through the signed API, or was refused (outcome and reason say which).")
+    RECORD_READ = "record.read", "dataset", ("keyid", "claimed_system", "fields", "record_version", "masking"), _(
+        "A system read a record through the signed API, or was refused (outcome and reason say which). "
+        "masking names the fields served masked and how.")
+    RECORDS_LISTED = "records.listed", "dataset", ("keyid", "fields", "filters", "count", "masking"), _(
+        "A system listed a page of a dataset's records under a grant (filters names the fields filtered on, "
+        "never their values; count the records served), or was refused.")
+    RECORDS_LOOKED_UP = "records.looked_up", "dataset", ("keyid", "fields", "asked", "count", "masking"), _(
+        "A system looked up to 1,000 records by key in one call (asked keys, count found); subjects lists every "
+        "person or company asked about, or it was refused.")
+    GRANTS_LISTED = "grants.listed", "system", ("keyid", "count"), _(
+        "A system asked which grants it holds (count of grants listed), or was refused.")
+    RECORDS_PUSHED = "records.pushed", "dataset", (
+        "keyid", "batch_id", "body_digest", "upserted", "deleted", "not_found", "replayed"), _(
+        "The providing department's system pushed a batch of records (upserted, deleted, not_found counts; the "
+        "body's SHA-256; replayed when the same batch came again and nothing was written), or was refused.")
+    API_NOT_FOUND = "api.not_found", "address", ("keyid", "source"), _(
+        "A verified system called an address of the API that does not exist (refused, 404).")
+    OPEN_DATA_READ = "open_data.read", "dataset", (
+        "keyid", "source", "operation", "fields", "record_version", "filters", "count", "asked", "masking"), _(
+        "Open data was read through the exchange API, signed (keyid) or not (source address); operation says "
+        "whether one record, a page or a lookup.")
+    EXCHANGE_REFUSALS = "exchange.refusals", "source", (
+        "source", "count", "reasons", "window_start", "window_seconds", "first_at", "last_at", "first_digest",
+        "last_digest"), _(
+        "The exchange refused a caller it could not verify (bad or missing signature, malformed request) or one "
+        "over its rate limit, count times in one window from one source address: one event per source and "
+        "window, with the first and last request digests, so a flood is evidenced without growing the log "
+        "without bound.")
 
 
 _BY_ACTION: dict[str, EventType] = {event_type.action: event_type for event_type in EventType}

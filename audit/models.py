@@ -167,3 +167,45 @@ class Checkpoint(models.Model):
         key_hash = hashlib.sha256(self.origin.encode() + b"\n\x01" + raw_public_key).digest()[:4]
         signature = base64.b64encode(key_hash + base64.b64decode(self.signature)).decode()
         return f"{self.body()}\n\u2014 {self.origin} {signature}\n"
+
+
+class RefusalTally(models.Model):
+    """Refusals of one caller from one source address in one window, counted instead of logged one by one.
+
+    A caller the platform could not verify (or one over its rate limit) is refused without an event of
+    its own: the refusals of each window become one ``exchange.refusals`` event when the window closes
+    (``audit.services.refusal_tallies_flush``), so a flood is evidenced but cannot grow the log without
+    bound. The event carries this row's ``uid``, which the refusals already named in ``Audit-Event``.
+    """
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("event id"),
+                           help_text=_("The id the window's event will carry, given to each refused caller."))
+    source = models.CharField(max_length=64, verbose_name=_("source address"),
+                              help_text=_("The address the requests came from."))
+    actor_type = models.CharField(max_length=16, verbose_name=_("actor type"),
+                                  help_text=_("anonymous, or system for a verified system over its rate limit."))
+    actor_id = models.CharField(max_length=150, blank=True, verbose_name=_("actor"),
+                                help_text=_("The system's code, or the keyid an unverified caller claimed."))
+    actor_department = models.CharField(max_length=64, blank=True, verbose_name=_("actor's department"),
+                                        help_text=_("The verified system's department."))
+    window_start = models.DateTimeField(verbose_name=_("window start"), help_text=_("When the window began."))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("refusals"),
+                                        help_text=_("How many requests were refused in the window."))
+    reasons = models.JSONField(default=dict, verbose_name=_("reasons"),
+                               help_text=_("How many refusals each error code accounts for."))
+    first_digest = models.CharField(max_length=64, blank=True, verbose_name=_("first request digest"),
+                                    help_text=_("The digest of the window's first refused request."))
+    last_digest = models.CharField(max_length=64, blank=True, verbose_name=_("last request digest"),
+                                   help_text=_("The digest of the window's last refused request."))
+    first_at = models.DateTimeField(verbose_name=_("first refusal"), help_text=_("When the first was refused."))
+    last_at = models.DateTimeField(verbose_name=_("last refusal"), help_text=_("When the last was refused."))
+
+    class Meta:
+        ordering = ["window_start", "pk"]
+        verbose_name = _("refusal tally")
+        verbose_name_plural = _("refusal tallies")
+        constraints = [models.UniqueConstraint(fields=["source", "actor_type", "actor_id", "window_start"],
+                                               name="refusal_tally_one_per_window")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.actor_type}:{self.actor_id} x{self.count}"

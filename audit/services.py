@@ -3,6 +3,7 @@
 The sequencer (``sequencer.py``) later gives it a leaf index; this module only wakes it after commit.
 """
 
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -13,14 +14,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.db import one_statement
 
 from .events import EventType
 from .merkle import leaf_hash
-from .models import AuditEvent, Outcome
+from .models import AuditEvent, Outcome, RefusalTally
 from .tasks import log_sequence_task
 
 logger = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ def _event_build(
     request_digest: str = "",
     subjects: Iterable[str] = (),
     detail: dict[str, Any] | None = None,
+    uid: Any = None,
 ) -> AuditEvent:
     if not isinstance(action, EventType):
         raise TypeError(f"{action!r} is not a declared audit event type; declare it in audit/events.py")
@@ -133,6 +135,8 @@ def _event_build(
         grant_id=grant_id, purpose=purpose[:200], request_digest=request_digest,
         subjects=sorted(set(subjects)), detail=detail,
     )
+    if uid is not None:  # an event announced before it was written (a refusal tally's)
+        event.uid = uid
     event.leaf_hash = leaf_hash(event.canonical_leaf()).hex()
     return event
 
@@ -179,3 +183,68 @@ def _wake_sequencer_robustly() -> None:
         _wake_sequencer()
     except Exception:
         logger.exception("could not wake the audit sequencer; beat's periodic run will pick the event up")
+
+
+# --- Refusals counted per source and window, one event each (models.RefusalTally) ---
+
+
+def _window_start(now: dt.datetime) -> dt.datetime:
+    window = settings.AUDIT_REFUSAL_WINDOW_SECONDS
+    return dt.datetime.fromtimestamp(int(now.timestamp()) // window * window, tz=dt.UTC)
+
+
+def refusal_count(*, actor: Actor, source: str, reason: str, request_digest: str) -> str:
+    """Count one refusal in its caller's current window; return the id its window's event will carry.
+
+    Raises DatabaseError when the tally cannot be written: the caller fails closed.
+    """
+    now = timezone.now()
+    key = {"source": source[:64], "actor_type": actor.type, "actor_id": actor.id[:150],
+           "window_start": _window_start(now)}
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                tally = RefusalTally.objects.select_for_update().filter(**key).first()
+                if tally is None:
+                    tally = RefusalTally.objects.create(
+                        **key, actor_department=actor.department, count=1, reasons={reason: 1},
+                        first_digest=request_digest, last_digest=request_digest, first_at=now, last_at=now)
+                else:
+                    tally.count += 1
+                    tally.reasons = {**tally.reasons, reason: tally.reasons.get(reason, 0) + 1}
+                    tally.last_digest, tally.last_at = request_digest, now
+                    tally.save(update_fields=["count", "reasons", "last_digest", "last_at"])
+            return str(tally.uid)
+        except IntegrityError:  # another process opened the same window at the same moment: count in its row
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
+def refusal_tallies_flush(*, now: dt.datetime | None = None) -> int:
+    """Write one ``exchange.refusals`` event for every window that has closed; return how many.
+
+    Idempotent and safe to run in several processes: each tally is locked, written and deleted in one
+    transaction, so it becomes exactly one event.
+    """
+    closed_before = _window_start(now or timezone.now())
+    written = 0
+    for pk in RefusalTally.objects.filter(window_start__lt=closed_before).values_list("pk", flat=True):
+        with transaction.atomic():
+            tally = RefusalTally.objects.select_for_update().filter(pk=pk).first()
+            if tally is None:  # another run wrote it
+                continue
+            reasons = dict(sorted(tally.reasons.items()))
+            event_record(
+                actor=Actor(tally.actor_type, tally.actor_id, tally.actor_department),
+                action=EventType.EXCHANGE_REFUSALS, object_id=tally.source, outcome=Outcome.REFUSED,
+                reason=max(reasons, key=lambda code: reasons[code]), request_digest=tally.first_digest,
+                uid=tally.uid, detail={
+                    "source": tally.source, "count": tally.count, "reasons": reasons,
+                    "window_start": tally.window_start.isoformat(),
+                    "window_seconds": settings.AUDIT_REFUSAL_WINDOW_SECONDS,
+                    "first_at": tally.first_at.isoformat(), "last_at": tally.last_at.isoformat(),
+                    "first_digest": tally.first_digest, "last_digest": tally.last_digest})
+            tally.delete()
+            written += 1
+    return written

@@ -7,3 +7,11 @@ from .sequencer import log_sequence
 def log_sequence_task() -> int:
     """Thin: the sequencer is idempotent (only unsequenced events are appended) and serialised by a lock."""
     return log_sequence()
+
+
+@shared_task(name="audit.refusals_flush")
+def refusals_flush_task() -> int:
+    """One event per closed window of counted refusals (idempotent)."""
+    from .services import refusal_tallies_flush
+
+    return refusal_tallies_flush()

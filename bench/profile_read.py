@@ -69,7 +69,7 @@ def _install_timers() -> None:
     from http_message_signatures import HTTPMessageSigner, HTTPMessageVerifier
 
     import audit.services
-    import exchange.services
+    import exchange.gateway
     import registry.httpsig
     import registry.nonces
     from core.rendering import ORJSONRenderer
@@ -82,8 +82,8 @@ def _install_timers() -> None:
     HTTPMessageSigner.sign = _timed("response signature (http-message-signatures, Ed25519)",  # type: ignore[method-assign]
                                     HTTPMessageSigner.sign)
     registry.httpsig.nonce_claim = _timed("nonce store", registry.nonces.nonce_claim)
-    exchange.services._audit_or_fail_closed = _timed(  # type: ignore[attr-defined]
-        "audit event (fields, canonical JSON, leaf hash)", exchange.services._audit_or_fail_closed)
+    exchange.gateway.audit_or_fail_closed = _timed(
+        "audit event (fields, canonical JSON, leaf hash)", exchange.gateway.audit_or_fail_closed)
     audit.services._wake_sequencer = _timed(
         "sequencer wake-up (Celery publish; eager: the sequencer itself)", audit.services._wake_sequencer)
     ORJSONRenderer.render = _timed("JSON rendering", ORJSONRenderer.render)  # type: ignore[method-assign]

@@ -20,7 +20,7 @@ from registry.admin_base import PolicyAdmin, limit_to_departments
 from registry.policy import Perm, allows, scope
 
 from .admin_imports import import_urls
-from .models import Dataset, DatasetStatus, Field, Record, Theme, Tier
+from .models import Dataset, DatasetStatus, Field, MaskRule, Record, Theme, Tier
 from .selectors import SimilarDataset, datasets_similar, datasets_visible_to, records_visible_to
 from .services import (
     METADATA_FIELDS,
@@ -43,6 +43,11 @@ class OneLookupKeyFormSet(forms.BaseInlineFormSet):
             raise forms.ValidationError(_("Mark only one field as the lookup key, not %(fields)s.")
                                         % {"fields": ", ".join(map(str, keys))})
 
+    def add_fields(self, form: forms.ModelForm, index: int | None) -> None:
+        super().add_fields(form, index)
+        if "masking" in form.fields:  # a row that does not say keeps the default: none
+            form.fields["masking"].required = False
+
     def specs(self) -> list[FieldSpec]:
         """The schema the clerk submitted: the filled-in rows not marked for deletion, in order."""
         rows = [form for form in self.forms
@@ -52,10 +57,13 @@ class OneLookupKeyFormSet(forms.BaseInlineFormSet):
                           sensitivity=form.cleaned_data["sensitivity"],
                           is_lookup_key=form.cleaned_data["is_lookup_key"],
                           is_subject_identifier=form.cleaned_data["is_subject_identifier"],
-                          description=form.cleaned_data["description"]) for form in rows]
+                          description=form.cleaned_data["description"],
+                          masking=form.cleaned_data.get("masking") or MaskRule.NONE,
+                          mask_keep=form.instance.mask_keep, mask_band=form.instance.mask_band) for form in rows]
 
 
-FIELD_COLUMNS = ["position", "name", "type", "sensitivity", "is_lookup_key", "is_subject_identifier", "description"]
+FIELD_COLUMNS = ["position", "name", "type", "sensitivity", "is_lookup_key", "is_subject_identifier", "masking",
+                 "description"]
 
 
 class FieldInline(admin.TabularInline):

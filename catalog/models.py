@@ -278,6 +278,34 @@ class Sensitivity(models.TextChoices):
     SENSITIVE = "sensitive", _("Sensitive personal")
 
 
+class MaskRule(models.TextChoices):
+    """How a field's values are served: the dataset's default for every grant, which a grant may only tighten."""
+
+    NONE = "none", _("None (不脱敏)")
+    PARTIAL = "partial", _("Partial: keep the first and last characters (部分遮蔽)")
+    GENERALISE = "generalise", _("Generalise: a date to its year, a number to a band (泛化)")
+    PSEUDONYM = "pseudonym", _("Pseudonym per grant (假名化)")
+    REDACT = "redact", _("Redact (删除)")
+
+
+#: From least to most strict: a grant's rule for a field is the stricter of its own and the dataset's default.
+MASK_STRICTNESS = {MaskRule.NONE: 0, MaskRule.PARTIAL: 1, MaskRule.GENERALISE: 2, MaskRule.PSEUDONYM: 3,
+                   MaskRule.REDACT: 4}
+
+
+def mask_rule_problem(rule: str, *, field_type: str, is_subject_identifier: bool) -> Any:
+    """Why ``rule`` cannot mask a field of this type (a message), or None when it can."""
+    if rule == MaskRule.PARTIAL and field_type != FieldType.STRING:
+        return _("Partial masking keeps characters of text: choose it for a text field only.")
+    if rule == MaskRule.GENERALISE and field_type not in (FieldType.DATE, FieldType.INTEGER, FieldType.NUMBER):
+        return _("Generalising turns a date into its year and a number into a band: choose it for a date or a "
+                 "number only.")
+    if rule == MaskRule.PSEUDONYM and not (field_type == FieldType.STRING and is_subject_identifier):
+        return _("A pseudonym replaces a citizen's or company's identifier: choose it for a text field marked as "
+                 "a subject identifier only.")
+    return None
+
+
 field_name_validator = RegexValidator(
     r"^[a-z][a-z0-9_]{0,62}$", _("Use lowercase letters, digits and underscores, starting with a letter.")
 )
@@ -303,6 +331,17 @@ class Field(models.Model):
         help_text=_("Identifies a citizen or company: audited only as a keyed hash."))
     position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"),
                                                 help_text=_("Fields are listed in this order."))
+    masking = models.CharField(max_length=16, choices=MaskRule.choices, default=MaskRule.NONE,
+                               verbose_name=_("masking"),
+                               help_text=_("How the values are served to every grant by default (脱敏); an approver "
+                                           "may only make it stricter for one grant. Tightening it applies to "
+                                           "existing grants at once; loosening it applies to new grants only."))
+    mask_keep = models.PositiveSmallIntegerField(default=2, verbose_name=_("characters kept"),
+                                                 help_text=_("Partial masking keeps this many characters at the "
+                                                             "start and at the end."))
+    mask_band = models.PositiveIntegerField(default=10, verbose_name=_("band width"),
+                                            help_text=_("Generalising puts a number in a band this wide, e.g. "
+                                                        "30-39 for 10."))
 
     class Meta:
         ordering = ["dataset", "position", "id"]
@@ -316,6 +355,14 @@ class Field(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dataset.identifier}.{self.name}"
+
+    def clean(self) -> None:
+        problem = mask_rule_problem(self.masking, field_type=self.type,
+                                    is_subject_identifier=self.is_subject_identifier)
+        if problem is not None:
+            raise ValidationError({"masking": problem})
+        if self.mask_band == 0:
+            raise ValidationError({"mask_band": _("The band width is at least 1.")})
 
 
 class Record(models.Model):

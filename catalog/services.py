@@ -15,7 +15,7 @@ from core.errors import ErrorCode, PlatformError, validation_error
 from registry.models import Department
 from registry.policy import Perm, require
 
-from .models import Dataset, DatasetStatus, DatasetVersion, Field, FieldType, Record, Sensitivity
+from .models import Dataset, DatasetStatus, DatasetVersion, Field, FieldType, MaskRule, Record, Sensitivity
 from .search import open_records_count, search_document
 from .signals import VersionChange, version_published
 
@@ -35,10 +35,13 @@ class FieldSpec:
     is_lookup_key: bool = False
     is_subject_identifier: bool = False
     description: str = ""
+    masking: str = MaskRule.NONE
+    mask_keep: int = 2
+    mask_band: int = 10
 
     def as_list(self) -> list[Any]:
         return [self.name, self.type, self.sensitivity, self.is_lookup_key, self.is_subject_identifier,
-                self.description]
+                self.description, self.masking, self.mask_keep, self.mask_band]
 
 
 #: The metadata a clerk edits freely, published or not (DCAT-AP 3 and the 政务信息资源目录; see
@@ -53,7 +56,7 @@ METADATA_FIELDS = (
 
 def _schema(dataset: Dataset) -> list[list[Any]]:
     return [FieldSpec(f.name, f.type, f.sensitivity, f.is_lookup_key, f.is_subject_identifier,
-                      f.description).as_list() for f in dataset.fields.all()]
+                      f.description, f.masking, f.mask_keep, f.mask_band).as_list() for f in dataset.fields.all()]
 
 
 def _json_value(value: Any) -> Any:
@@ -91,6 +94,7 @@ def _fields_replace(dataset: Dataset, specs: list[FieldSpec]) -> None:
         field.type, field.sensitivity, field.description = spec.type, spec.sensitivity, spec.description
         field.is_lookup_key, field.is_subject_identifier, field.position = (
             spec.is_lookup_key, spec.is_subject_identifier, position)
+        field.masking, field.mask_keep, field.mask_band = spec.masking, spec.mask_keep, spec.mask_band
         try:
             field.full_clean(exclude=["dataset"], validate_unique=False, validate_constraints=False)
         except ValidationError as exc:

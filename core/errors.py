@@ -60,6 +60,22 @@ class ErrorCode(StrEnum):
     NOT_PUBLISHABLE = "not_publishable", 400, _("The dataset cannot be published yet.")
     NO_LOOKUP_KEY = "no_lookup_key", 400, _("Define the dataset's fields and mark one as the lookup key first.")
     INVALID_KEY = "invalid_key", 400, _("The key is not valid; the detail says what to fix.")
+    BAD_MASKING = "bad_masking", 400, _("A grant's masking can only be as strict as the dataset's default, or "
+                                        "stricter, and suit the field; the detail names the field.")
+    BAD_ROW_FILTER = "bad_row_filter", 400, _("A row filter names fields of the dataset, each with at least one "
+                                              "value.")
+    TOO_MANY_PARAMETERS = "too_many_parameters", 400, _("The query string has too many parameters; the message "
+                                                        "says how many are allowed.")
+    INVALID_JSON = "invalid_json", 400, _("The body is not a JSON object of the shape the operation describes; the "
+                                          "detail says what to fix.")
+    BAD_LIMIT = "bad_limit", 400, _("limit is a whole number from 1 to the maximum the message names.")
+    BAD_CURSOR = "bad_cursor", 400, _("after is the next_cursor of the previous page, unchanged.")
+    FILTER_NOT_ALLOWED = "filter_not_allowed", 400, _("Filter only on fields your grant allows unmasked; the "
+                                                      "message lists them.")
+    BATCH_TOO_LARGE = "batch_too_large", 400, _("A batch holds from 1 to 1,000 operations.")
+    RECORDS_INVALID = "records_invalid", 400, _("Some records of the batch are not valid; the detail lists each "
+                                                "problem by row and field. Nothing was written.")
+    TOO_MANY_KEYS = "too_many_keys", 400, _("A bulk lookup takes from 1 to 1,000 distinct keys.")
     # --- The request signature (401) ---
     SIGNATURE_MISSING = "signature_missing", 401, _("Sign the request per RFC 9421: the Signature-Input and "
                                                     "Signature headers are required.")
@@ -85,6 +101,8 @@ class ErrorCode(StrEnum):
                                             "why. File a new request if you still need the data.")
     GRANT_SUSPENDED = "grant_suspended", 403, _("Your grant is suspended until the providing department approves "
                                                 "it again; the message says why.")
+    NOT_THE_PROVIDER = "not_the_provider", 403, _("Only the providing department's systems may write this "
+                                                  "dataset's records.")
     # --- Not found (404) ---
     NOT_FOUND = "not_found", 404, _("No API endpoint has this address; see /api/docs/.")
     DATASET_NOT_FOUND = "dataset_not_found", 404, _("No published dataset has this identifier.")
@@ -94,6 +112,11 @@ class ErrorCode(StrEnum):
     # --- Accept header (406) ---
     NOT_ACCEPTABLE = "not_acceptable", 406, _("The API answers in JSON only: send Accept: application/json, "
                                                           "or no Accept header.")
+    # --- Too many requests (429): Retry-After says when to try again ---
+    RATE_LIMITED = "rate_limited", 429, _("Too many requests from this system or address; wait the seconds "
+                                          "Retry-After names.")
+    QUOTA_EXCEEDED = "quota_exceeded", 429, _("This grant's daily quota of records is used up; it starts again at "
+                                              "midnight (Beijing time), when Retry-After ends.")
     # --- Conflict (409) ---
     CONFLICT = "conflict", 409, _("Someone else changed this at the same time; nothing was saved. Try again.")
     NOT_DRAFT = "not_draft", 409, _("Only a draft can be published.")
@@ -103,7 +126,14 @@ class ErrorCode(StrEnum):
     TRANSITION_NOT_ALLOWED = "transition_not_allowed", 409, _("The request is not in a state that allows this.")
     NOT_ESCALATED = "not_escalated", 409, _("Only an escalated request can be handed to another approver.")
     GRANT_ENDED = "grant_ended", 409, _("The grant is already revoked or expired.")
+    BATCH_ID_REUSED = "batch_id_reused", 409, _("This batch id was already used for another body; give every batch "
+                                                "its own id.")
+    IMPORT_IN_PROGRESS = "import_in_progress", 409, _("An import of this dataset is being loaded; push again when "
+                                                      "Retry-After has passed.")
     RENEWAL_PENDING = "renewal_pending", 409, _("This grant already has a renewal filed or granted.")
+    # --- Too large (413, 414) ---
+    PAYLOAD_TOO_LARGE = "payload_too_large", 413, _("The request body is too large; the message says the limit.")
+    URI_TOO_LONG = "uri_too_long", 414, _("The request's address is too long; the message says the limit.")
     # --- Unsupported body (415) ---
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", 415, _("Send the body as application/json.")
     # --- The platform (500, 503) ---
@@ -113,6 +143,8 @@ class ErrorCode(StrEnum):
                                                     "Retry later.")
     NONCE_STORE_UNAVAILABLE = "nonce_store_unavailable", 503, _("The replay-protection store cannot be written; "
                                                                 "the request was refused. Retry later.")
+    RATE_LIMIT_UNAVAILABLE = "rate_limit_unavailable", 503, _("The rate-limit store cannot be read; the request "
+                                                              "was refused. Retry later.")
     SIGNING_KEY_UNAVAILABLE = "signing_key_unavailable", 503, _("The platform signing key cannot be read; "
                                                                 "nothing is served unsigned.")
 
@@ -154,22 +186,30 @@ _DRF_CODES = {
 }
 
 
-def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """The one place every API error is rendered; Django's and DRF's own exceptions are converted here."""
+def platform_error(exc: Exception) -> PlatformError | None:
+    """Any exception a view can raise as ours: Django's and DRF's own converted; None for the unexpected."""
+    if isinstance(exc, PlatformError):
+        return exc
     if isinstance(exc, ValidationError):
-        exc = validation_error(exc)
-    elif isinstance(exc, Http404):
-        exc = PlatformError(ErrorCode.NOT_FOUND)
-    elif isinstance(exc, drf_exceptions.APIException):
+        return validation_error(exc)
+    if isinstance(exc, Http404):
+        return PlatformError(ErrorCode.NOT_FOUND)
+    if isinstance(exc, drf_exceptions.APIException):
         code = next((c for kind, c in _DRF_CODES.items() if isinstance(exc, kind)), ErrorCode.INVALID_INPUT)
         detail = exc.detail if not isinstance(exc.detail, str) else None
         # DRF's own words when they say something particular ('Method "POST" not allowed.'); our table's,
         # which say what to fix, instead of DRF's generic default.
         particular = detail is None and str(exc.detail) != str(exc.default_detail)
-        exc = PlatformError(code, str(exc.detail) if particular else None, detail=detail)
-    if isinstance(exc, PlatformError):
-        return Response(exc.as_dict(), status=exc.status)
-    return None  # unexpected: Django's 500 handling, logged
+        return PlatformError(code, str(exc.detail) if particular else None, detail=detail)
+    return None
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """The one place every API error is rendered; Django's and DRF's own exceptions are converted here."""
+    error = platform_error(exc)
+    if error is None:
+        return None  # unexpected: Django's 500 handling, logged
+    return Response(error.as_dict(), status=error.status)
 
 
 # --- The OpenAPI schema: each operation lists the codes it can return, and one component lists them all ---

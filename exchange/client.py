@@ -1,6 +1,7 @@
 """A small client for consumer systems: keys, signed requests, verified responses.
 
-Depends only on ``cryptography``, ``http-message-signatures`` and the standard library (no Django),
+Depends only on ``cryptography``, ``http-message-signatures`` (with its ``http-sf``) and the standard library
+(no Django),
 so a consumer can copy this one file. As a CLI::
 
     python -m exchange.client keygen --out police-rms.pem
@@ -21,8 +22,9 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import http_sf
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from http_message_signatures import (
@@ -100,13 +102,27 @@ def sign_request(message: Message, *, private_key: Ed25519PrivateKey, key_id: st
     return message
 
 
+def request_label(message: Message) -> str | None:
+    """The label of the request's single signature (whatever the signer called it), or None if unsigned."""
+    value = message.headers.get("Signature") or next(
+        (v for k, v in message.headers.items() if k.lower() == "signature"), "")
+    if not value:
+        return None
+    parsed = cast(dict[str, Any], http_sf.parse(value.encode("latin-1"), tltype="dictionary"))
+    if len(parsed) != 1:
+        raise InvalidSignature("the request carries more than one signature")
+    return str(next(iter(parsed)))
+
+
 def verify_response(response: SignedResponse, *, platform_public_key: Ed25519PublicKey) -> None:
-    """Check the platform's signature: status, body digest and our own request signature are covered."""
+    """Check the platform's signature: status and body digest are covered, and, when the request was signed
+    (under any label), the request's own signature (``;req``): the answer is bound to the request it answers."""
     verifier = HTTPMessageVerifier(
         signature_algorithm=algorithms.ED25519,
         key_resolver=_AnyKeyIdResolver(platform_public_key),
     )
-    required = ["@status", "content-digest", f'"signature";req;key="{REQUEST_LABEL}"']
+    label = request_label(response.request)
+    required = ["@status", "content-digest", *([f'"signature";req;key="{label}"'] if label else [])]
     verifier.verify(response, require_components=required, body=response.body, max_age=dt.timedelta(minutes=5))
 
 

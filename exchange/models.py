@@ -1,6 +1,7 @@
 """Access requests, their history, the purposes they name, and the grants that approvals produce."""
 
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -204,6 +205,11 @@ class GrantState(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+def pseudonym_salt_new() -> str:
+    """A grant's own random salt (its pseudonym key is derived from it and the platform's pseudonym key)."""
+    return secrets.token_hex(16)
+
+
 class Grant(models.Model):
     """The machine-checked result of an approval: who may read which fields of what, why, until when."""
 
@@ -241,6 +247,17 @@ class Grant(models.Model):
                                                     "reason until it is approved again."))
     suspension_reason = models.TextField(blank=True, verbose_name=_("reason for the suspension"),
                                          help_text=_("Why the grant is suspended, as the consumer is told."))
+    masking = models.JSONField(default=dict, blank=True, verbose_name=_("masking"),
+                               help_text=_("The grant's own masking rule per field, set at approval: the dataset's "
+                                           "defaults then, tightened by the approver. The stricter of this and the "
+                                           "dataset's current default applies."))
+    row_filter = models.JSONField(default=dict, blank=True, verbose_name=_("row filter"),
+                                  help_text=_("Only records whose field holds one of the listed values are served, "
+                                              "e.g. {\"district\": [\"东城区\"]}; empty for every record."))
+    pseudonym_salt = models.CharField(max_length=64, default=pseudonym_salt_new, editable=False,
+                                      verbose_name=_("pseudonym salt"),
+                                      help_text=_("With the platform's pseudonym key, makes this grant's pseudonyms; "
+                                                  "a renewal keeps it. Never leaves the platform."))
     created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"),
                                       help_text=_("When the grant was created."))
 
@@ -268,3 +285,48 @@ class Grant(models.Model):
     @property
     def state(self) -> GrantState:
         return self.state_at(timezone.now())
+
+
+class GrantDailyUsage(models.Model):
+    """How many records a grant served on one day (the platform's time zone): its daily quota's count."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="daily_usage", verbose_name=_("grant"),
+                              help_text=_("The grant the records were served under."))
+    day = models.DateField(verbose_name=_("day"), help_text=_("The day, in the platform's time zone."))
+    records = models.PositiveIntegerField(default=0, verbose_name=_("records served"),
+                                          help_text=_("How many records were served under the grant that day."))
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name = _("daily usage")
+        verbose_name_plural = _("daily usage")
+        constraints = [models.UniqueConstraint(fields=["grant", "day"], name="grant_daily_usage_unique")]
+
+    def __str__(self) -> str:
+        return f"#{self.grant_id} {self.day}: {self.records}"
+
+
+class RecordBatch(models.Model):
+    """A batch a provider's system pushed (``exchange.push``): its id makes the push idempotent."""
+
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="record_batches",
+                               verbose_name=_("system"),
+                               help_text=_("The providing department's system that pushed it."))
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="record_batches",
+                                verbose_name=_("dataset"), help_text=_("The dataset whose records it wrote."))
+    batch_id = models.CharField(max_length=64, verbose_name=_("batch id"),
+                                help_text=_("The system's own id for the batch; the same id is applied once."))
+    body_digest = models.CharField(max_length=64, verbose_name=_("body digest"),
+                                   help_text=_("SHA-256 of the batch's body, hex."))
+    result = models.JSONField(default=dict, verbose_name=_("result"), help_text=_("The answer the batch was given."))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"),
+                                      help_text=_("When the batch was applied."))
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("record batch")
+        verbose_name_plural = _("record batches")
+        constraints = [models.UniqueConstraint(fields=["system", "batch_id"], name="record_batch_once")]
+
+    def __str__(self) -> str:
+        return f"{self.system_id}:{self.batch_id}"

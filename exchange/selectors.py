@@ -36,6 +36,14 @@ def grants_active(*, consumer: System, dataset: Dataset, at: dt.datetime, versio
     return [grant for grant in unrevoked if grant.valid_from <= at < grant.valid_until]
 
 
+def grants_of_consumer(*, consumer: System, at: dt.datetime) -> list[Grant]:
+    """The system's grants that are neither revoked nor expired at ``at`` (in force, not yet in force or
+    suspended), with their datasets and fields: what ``GET /api/v1/grants`` lists."""
+    return list(Grant.objects.filter(consumer=consumer, revoked_at__isnull=True, valid_until__gt=at)
+                .select_related("dataset__owner").prefetch_related("dataset__fields")
+                .order_by("dataset__identifier", "-created_at", "-pk"))
+
+
 def access_requests_visible_to(*, user: Any) -> QuerySet[AccessRequest]:
     """Requests filed by the user's departments' systems, and requests for their departments' datasets."""
     return scope(user, Perm.REQUEST_VIEW,

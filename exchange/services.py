@@ -5,15 +5,14 @@ record API are audited too, in a transaction of their own, before the refusal le
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -22,22 +21,17 @@ from django.utils.translation import gettext_lazy
 from statemachine.exceptions import TransitionNotAllowed
 
 from audit.events import EventType
-from audit.models import AuditEvent, Outcome
-from audit.services import Actor, change_detail, event_append, event_record, subject_hash
-from catalog.models import Dataset, DatasetStatus, Tier
-from catalog.selectors import dataset_get_published, record_get
+from audit.services import Actor, change_detail, event_record
+from catalog.models import Dataset, DatasetStatus, MaskRule, Tier, mask_rule_problem
 from catalog.signals import VersionChange
 from core.errors import ErrorCode, PlatformError, validation_error
-from core.keys import platform_key
 from core.workdays import today as workdays_today
 from core.workdays import working_day_add, working_day_latest, working_days_between
 from notifications.models import NotificationKind
 from notifications.services import notify
-from registry.httpsig import SignatureRefused, request_verify, signature_digest
 from registry.models import PlatformRoleName, Role, System
 from registry.policy import CLERKS, Perm, allows, require
 from registry.selectors import people_holding
-from registry.versions import access_version
 
 from .models import (
     EDITABLE_STATES,
@@ -53,7 +47,8 @@ from .models import (
     RequestState,
     purpose_code_validator,
 )
-from .selectors import due_soon_q, grant_revoked_latest, grants_active
+from .selectors import due_soon_q
+from .terms import stricter
 from .workflow import DECISIONS, RequestWorkflow, may_transition
 
 
@@ -307,8 +302,9 @@ def _submit(request: AccessRequest, *, actor: Any) -> None:
         _step(request, "subscribe", actor=actor)
         request.decided_at = now
         request.save(update_fields=["state", "decided_at"])
+        masking, rows, _tightened = _approval_terms(request, list(request.fields), None, None)
         grant = _grant_create(request, fields=request.fields, duration_days=request.duration_days,
-                              daily_quota=request.expected_daily_volume, now=now)
+                              daily_quota=request.expected_daily_volume, now=now, masking=masking, row_filter=rows)
         event_record(actor=Actor.for_user(actor), action=EventType.ACCESS_REQUEST_SUBSCRIBED,
                      object_id=str(request.pk), grant_id=grant.pk, purpose=request.purpose_code,
                      detail={"consumer": request.consumer.code, "dataset": dataset.identifier,
@@ -373,24 +369,73 @@ def access_request_withdraw(*, access_request: AccessRequest, actor: Any, commen
 
 
 def _grant_create(request: AccessRequest, *, fields: list[str], duration_days: int, daily_quota: int | None,
-                  now: dt.datetime) -> Grant:
-    """The grant a decision creates. A renewal starts where the grant it renews ends (if that is later)."""
+                  now: dt.datetime, masking: Mapping[str, str], row_filter: Mapping[str, list[str]]) -> Grant:
+    """The grant a decision creates. A renewal starts where the grant it renews ends (if that is later) and keeps
+    its pseudonym salt, so the consumer's pseudonyms stay the same."""
     dataset = request.dataset
     _field_names_check(dataset, fields)
     valid_from = now
-    if request.renews is not None and request.renews.revoked_at is None:
-        valid_from = max(now, request.renews.valid_until)
+    renews = request.renews
+    if renews is not None and renews.revoked_at is None:
+        valid_from = max(now, renews.valid_until)
+    salt = {"pseudonym_salt": renews.pseudonym_salt} if renews is not None else {}
     return Grant.objects.create(
         access_request=request, consumer=request.consumer, dataset=dataset, dataset_version=dataset.version,
         allowed_fields=fields, purpose_code=request.purpose_code, purpose=request.purpose, daily_quota=daily_quota,
-        valid_from=valid_from, valid_until=valid_from + dt.timedelta(days=duration_days))
+        valid_from=valid_from, valid_until=valid_from + dt.timedelta(days=duration_days),
+        masking={name: masking[name] for name in fields}, row_filter=dict(row_filter), **salt)
+
+
+def _approval_terms(request: AccessRequest, granted: list[str], masking: Mapping[str, str] | None,
+                    row_filter: Mapping[str, Any] | None) -> tuple[dict[str, str], dict[str, list[str]], bool]:
+    """The grant's masking (the defaults, or the renewed grant's rules, tightened by the approver) and row filter
+    (the approver's, or the renewed grant's); True when they are stricter than the starting point (in part)."""
+    schema = {f.name: f for f in request.dataset.fields.all()}
+    renews = request.renews
+    base = {name: stricter(schema[name].masking, renews.masking.get(name, MaskRule.NONE) if renews else
+                           MaskRule.NONE) for name in granted}
+    wanted = dict(masking or {})
+    if unknown := [name for name in wanted if name not in granted]:
+        raise PlatformError(ErrorCode.BAD_MASKING, _("Masking names fields that are not granted: %(fields)s.") % {
+            "fields": ", ".join(unknown)}, detail={name: "not_granted" for name in unknown})
+    for name, rule in wanted.items():
+        field = schema[name]
+        if rule not in MaskRule.values:
+            raise PlatformError(ErrorCode.BAD_MASKING, _("%(field)s: %(rule)s is not a masking rule; choose one of "
+                                                         "%(rules)s.") % {
+                "field": name, "rule": str(rule)[:30], "rules": ", ".join(MaskRule.values)}, detail={name: "unknown"})
+        if stricter(rule, base[name]) != rule:
+            raise PlatformError(ErrorCode.BAD_MASKING, _("%(field)s is masked %(base)s by default; a grant may only "
+                                                         "make it stricter, not %(rule)s.") % {
+                "field": name, "base": base[name], "rule": rule}, detail={name: "looser_than_default"})
+        if rule != MaskRule.REDACT and (problem := mask_rule_problem(
+                rule, field_type=field.type, is_subject_identifier=field.is_subject_identifier)) is not None:
+            raise PlatformError(ErrorCode.BAD_MASKING, f"{name}: {problem}", detail={name: "unsuited"})
+    final = {name: wanted.get(name, base[name]) for name in granted}
+    rows: dict[str, list[str]] = {}
+    source = row_filter if row_filter is not None else (renews.row_filter if renews else {})
+    if not isinstance(source, Mapping):
+        raise PlatformError(ErrorCode.BAD_ROW_FILTER)
+    for name, values in source.items():
+        texts = [str(v).strip() for v in (values if isinstance(values, list | tuple) else [values])
+                 if str(v).strip()]
+        if name not in schema or not texts:
+            raise PlatformError(ErrorCode.BAD_ROW_FILTER, _("A row filter names a field of %(dataset)s and at least "
+                                                            "one value; %(field)s is not one.") % {
+                "dataset": request.dataset.identifier, "field": str(name)[:63]})
+        rows[name] = texts
+    inherited_rows = renews.row_filter if renews else {}
+    tightened = any(final[name] != base[name] for name in granted) or (bool(rows) and rows != inherited_rows)
+    return final, rows, tightened
 
 
 def access_request_approve(*, access_request: AccessRequest, approver: Any, reason: str = "",
                            fields: Iterable[str] | None = None, duration_days: int | None = None,
-                           daily_quota: int | None = None) -> Grant:
+                           daily_quota: int | None = None, masking: Mapping[str, str] | None = None,
+                           row_filter: Mapping[str, Any] | None = None) -> Grant:
     """An approver grants the request (同意), or part of it (部分同意): fewer of the requested fields, a shorter
-    duration or a lower daily quota than the expected volume, each recorded. Nothing beyond the request."""
+    duration or a lower daily quota than the expected volume, a stricter masking of a field than its default, or
+    a row filter, each recorded. Nothing beyond the request."""
     _require_transition(approver, "approve", access_request)
     with transaction.atomic():
         request = _locked(access_request)
@@ -404,10 +449,13 @@ def access_request_approve(*, access_request: AccessRequest, approver: Any, reas
                 "Grant at least one of the requested fields (%(fields)s), for 1 to %(days)d days, with a daily "
                 "quota of 1 to %(volume)d.") % {"fields": ", ".join(request.fields), "days": request.duration_days,
                                                 "volume": request.expected_daily_volume})
+        final_masking, rows, tightened = _approval_terms(request, granted, masking, row_filter)
         in_part = (len(granted) < len(request.fields) or duration < request.duration_days
-                   or quota < request.expected_daily_volume)
+                   or quota < request.expected_daily_volume or tightened)
         transition = "approve_in_part" if in_part else "approve"
-        terms = {"fields": granted, "duration_days": duration, "daily_quota": quota}
+        terms = {"fields": granted, "duration_days": duration, "daily_quota": quota,
+                 "masking": {name: rule for name, rule in final_masking.items() if rule != MaskRule.NONE},
+                 "row_filter": rows}
         requested = {"fields": request.fields, "duration_days": request.duration_days,
                      "daily_volume": request.expected_daily_volume}
         _step(request, transition, actor=approver, comment=reason.strip(),
@@ -416,7 +464,8 @@ def access_request_approve(*, access_request: AccessRequest, approver: Any, reas
             raise PlatformError(ErrorCode.NO_LONGER_PUBLISHED, _("%(dataset)s is no longer shared.") % {
                 "dataset": dataset.identifier})
         now = timezone.now()
-        grant = _grant_create(request, fields=granted, duration_days=duration, daily_quota=quota, now=now)
+        grant = _grant_create(request, fields=granted, duration_days=duration, daily_quota=quota, now=now,
+                              masking=final_masking, row_filter=rows)
         request.decided_by, request.decided_at, request.decision_reason = approver, now, reason.strip()
         request.save(update_fields=["state", "decided_by", "decided_at", "decision_reason"])
         detail = {"reason": request.decision_reason, "consumer": request.consumer.code, "dataset": dataset.identifier,
@@ -721,155 +770,3 @@ def grant_reapprove(*, grant: Grant, approver: Any) -> Grant:
                      grant_id=grant.pk, purpose=grant.purpose_code,
                      detail={"dataset": current.identifier, "version": current.version, "fields": kept})
     return grant
-
-
-class ExchangeRefused(PlatformError):
-    """A refusal of the record API, already audited: carries its event for the response's receipt."""
-
-    def __init__(self, error: PlatformError, *, event: AuditEvent) -> None:
-        super().__init__(error.code, error.message, detail=error.detail)
-        self.event = event
-
-
-@dataclass(frozen=True)
-class RecordRead:
-    body: dict[str, Any]
-    event: AuditEvent
-
-
-def _printable(value: str) -> str:
-    """Caller-chosen text as the log keeps it: control characters (NUL breaks PostgreSQL) replaced."""
-    return "".join(char if char.isprintable() else "\ufffd" for char in value)
-
-
-def _audit_or_fail_closed(**kwargs: Any) -> AuditEvent:
-    try:
-        return event_append(action=EventType.RECORD_READ, **kwargs)
-    except DatabaseError as exc:
-        raise PlatformError(ErrorCode.AUDIT_UNAVAILABLE) from exc
-
-
-def _grant_choose(grants: list[Grant], *, grant_id: int | None, fields: list[str] | None) -> Grant | PlatformError:
-    """The one grant a read is served under; grants (and their purposes) are never merged.
-
-    Named by ``grant_id``; else the newest that covers ``fields``; else the only one.
-    """
-    if grant_id is not None:
-        named = [g for g in grants if g.pk == grant_id]
-        return named[0] if named else PlatformError(
-            ErrorCode.NO_GRANT, _("Grant %(grant)s is not one of yours in force for this dataset.") % {
-                "grant": grant_id})
-    if fields is not None:
-        covering = [g for g in grants if set(fields) <= set(g.allowed_fields)]
-        if covering:
-            return covering[0]
-        allowed = sorted({name for g in grants for name in g.allowed_fields})
-        missing = [name for name in fields if name not in allowed]
-        message = (_("No grant covers %(fields)s; your grants allow %(allowed)s.") if missing else
-                   _("No grant covers %(fields)s together; your grants allow %(allowed)s."))
-        return PlatformError(ErrorCode.FIELD_NOT_GRANTED, message % {
-            "fields": ", ".join(missing or fields), "allowed": ", ".join(allowed)})
-    if len(grants) > 1:
-        options = "; ".join(f"grant={g.pk} ({g.purpose_code}: {', '.join(g.allowed_fields)})" for g in grants)
-        return PlatformError(ErrorCode.SEVERAL_GRANTS, _(
-            "You hold several grants for this dataset, each for its own purpose; name one with ?grant= or the "
-            "fields with ?fields=. %(grants)s") % {"grants": options})
-    return grants[0]
-
-
-def record_read(*, request: HttpRequest, dataset_identifier: str, key: str, fields: list[str] | None,
-                grant: str | None = None) -> RecordRead:
-    """The signed record read: verify, find the grant, project the granted fields, audit, return.
-
-    Every refusal is audited and raised as ExchangeRefused. If the audit log cannot be written,
-    PlatformError 503 and no data leaves.
-    """
-    platform_key()  # nothing is served, or audited as served, when responses cannot be signed
-    target = _printable(dataset_identifier)
-    try:
-        # Read once, before anything is looked up: the key, the dataset and the grants then come
-        # from memory unless something changed since (registry.versions).
-        version = access_version()
-    except DatabaseError as exc:  # the database is down: nothing can be checked, nor audited
-        raise PlatformError(ErrorCode.UNAVAILABLE) from exc
-    try:
-        verified = request_verify(request, version=version)
-    except SignatureRefused as exc:
-        # Not proven to come from the key's system (anyone can name a keyid): logged as anonymous,
-        # with the claim kept in the detail.
-        claim = {"keyid": exc.claimed_key_id}
-        if exc.key is not None:
-            claim["claimed_system"] = exc.key.system.code
-        event = _audit_or_fail_closed(actor=Actor.anonymous(exc.claimed_key_id), object_id=target,
-                                      outcome=Outcome.REFUSED, reason=exc.code,
-                                      request_digest=exc.signature_digest, detail=claim)
-        raise ExchangeRefused(exc, event=event) from exc
-    except PlatformError as exc:  # the nonce store or key registry is down: refused, and audited if possible
-        event = _audit_or_fail_closed(actor=Actor.anonymous(), object_id=target, outcome=Outcome.REFUSED,
-                                      reason=exc.code, request_digest=signature_digest(request))
-        raise ExchangeRefused(exc, event=event) from exc
-
-    system = verified.key.system
-    audit_context: dict[str, Any] = {
-        "actor": Actor.for_system(system), "object_id": target,
-        "request_digest": verified.signature_digest, "detail": {"keyid": verified.key.key_id},
-    }
-
-    def refuse(code: ErrorCode, message: str | None = None, **extra: Any) -> ExchangeRefused:
-        event = _audit_or_fail_closed(outcome=Outcome.REFUSED, reason=code, **audit_context, **extra)
-        return ExchangeRefused(PlatformError(code, message), event=event)
-
-    if not all(value.isprintable() for value in [dataset_identifier, key, *(fields or [])]):
-        raise refuse(ErrorCode.INVALID_CHARACTERS)
-    if grant is not None and not (grant.isascii() and grant.isdigit() and len(grant) < 19):
-        raise refuse(ErrorCode.BAD_GRANT)
-    grant_id = int(grant) if grant is not None else None
-    dataset = dataset_get_published(identifier=dataset_identifier, version=version)
-    if dataset is None:
-        raise refuse(ErrorCode.DATASET_NOT_FOUND, _("No published dataset is called '%(dataset)s'.") % {
-            "dataset": dataset_identifier[:100]})
-    schema = {f.name: f for f in dataset.fields.all()}
-    key_field = next(f for f in schema.values() if f.is_lookup_key)
-    subjects = [subject_hash(key)] if key_field.is_subject_identifier else []
-    audit_context["subjects"] = subjects
-    in_force = grants_active(consumer=system, dataset=dataset, at=timezone.now(), version=version)
-    grants = [g for g in in_force if g.suspended_at is None]
-    if in_force and not grants:
-        raise refuse(ErrorCode.GRANT_SUSPENDED, in_force[0].suspension_reason)
-    if not grants:
-        revoked = grant_revoked_latest(consumer=system, dataset=dataset, at=timezone.now())
-        if revoked is not None:  # told why, so the consumer's operators do not hunt for a fault
-            raise refuse(ErrorCode.GRANT_REVOKED, _("Grant %(grant)s was revoked: %(reason)s") % {
-                "grant": revoked.pk, "reason": revoked.revocation_reason}, grant_id=revoked.pk,
-                purpose=revoked.purpose_code)
-        raise refuse(ErrorCode.NO_GRANT, _("%(system)s holds no grant in force for %(dataset)s; file an access "
-                                           "request in the admin.") % {
-            "system": system.code, "dataset": dataset.identifier})
-    requested = list(dict.fromkeys(fields)) if fields is not None else None
-    unknown = [name for name in requested or [] if name not in schema]
-    if unknown:
-        raise refuse(ErrorCode.UNKNOWN_FIELD, _("%(dataset)s has no field(s) %(unknown)s.") % {
-            "dataset": dataset.identifier, "unknown": ", ".join(unknown)})
-    chosen = _grant_choose(grants, grant_id=grant_id, fields=requested)
-    if isinstance(chosen, PlatformError):
-        raise refuse(chosen.code, chosen.message)
-    audit_context.update(grant_id=chosen.pk, purpose=chosen.purpose_code)
-    if requested is None:
-        requested = list(chosen.allowed_fields)
-    elif not_granted := [name for name in requested if name not in chosen.allowed_fields]:
-        raise refuse(ErrorCode.FIELD_NOT_GRANTED, _("Grant %(grant)s does not cover %(fields)s; it allows "
-                                                    "%(allowed)s.") % {
-            "grant": chosen.pk, "fields": ", ".join(not_granted), "allowed": ", ".join(chosen.allowed_fields)})
-    record = record_get(dataset=dataset, key=key)
-    if record is None:
-        raise refuse(ErrorCode.RECORD_NOT_FOUND)
-    values = {name: record.data.get(name) for name in requested}
-    for name, value in values.items():
-        if schema[name].is_subject_identifier and value is not None and name != key_field.name:
-            audit_context["subjects"] = [*audit_context["subjects"], subject_hash(str(value))]
-    event = _audit_or_fail_closed(outcome=Outcome.OK, **{**audit_context, "detail": {
-        **audit_context["detail"], "fields": requested, "record_version": record.version}})
-    body = {"dataset": dataset.identifier, "key": key, "version": record.version,
-            "updated_at": record.updated_at.isoformat(), "grant": chosen.pk, "purpose": chosen.purpose_code,
-            "fields": values}
-    return RecordRead(body=body, event=event)

@@ -1,7 +1,13 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from .views import RecordReadApi
+from . import views
 
 urlpatterns = [
-    path("datasets/<str:dataset_id>/records/<str:key>", RecordReadApi.as_view(), name="record-read"),
+    path("grants", views.GrantsApi.as_view(), name="grants-mine"),
+    path("datasets/<str:dataset_id>/records", views.RecordListApi.as_view(), name="records-list"),
+    path("datasets/<str:dataset_id>/lookup", views.RecordLookupApi.as_view(), name="records-lookup"),
+    path("datasets/<str:dataset_id>/records/<str:key>", views.RecordReadApi.as_view(), name="record-read"),
+    path("datasets/<str:dataset_id>/batches", views.RecordBatchApi.as_view(), name="records-push"),
+    # Any other address under /api/v1/: a signed, audited JSON 404 (keep last).
+    re_path(r"^.*$", views.ExchangeNotFoundApi.as_view(), name="api-not-found"),
 ]

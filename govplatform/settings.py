@@ -113,6 +113,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: its runserver passes the raw request-target on (govplatform/rawuri.py).
+    "govplatform",
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
@@ -123,7 +125,6 @@ INSTALLED_APPS = [
     "notifications",
     "catalog",
     "exchange",
-    "govplatform",
 ]
 
 MIDDLEWARE = [
@@ -218,6 +219,8 @@ CELERY_BEAT_SCHEDULE = {
     "notifications-email-pending": {"task": "notifications.email_pending", "schedule": 300},
     # The request clock: reminders, escalations, grant expiry (idempotent; each fires once per request).
     "requests-clock": {"task": "exchange.requests_clock", "schedule": envint("REQUESTS_CLOCK_INTERVAL", 600)},
+    # Refusals counted per source and window become one audit event each once their window closes.
+    "audit-refusals-flush": {"task": "audit.refusals_flush", "schedule": envint("AUDIT_REFUSAL_WINDOW_SECONDS", 60)},
 }
 # In the embedded default (no broker, no beat process) the serving process runs the beat schedule itself.
 EMBEDDED_BEAT = envbool("EMBEDDED_BEAT", True)
@@ -261,12 +264,29 @@ PLATFORM_SIGNING_KEY_FILE = Path(env("PLATFORM_SIGNING_KEY_FILE", str(DATA_DIR /
 SIGNATURE_MAX_AGE_SECONDS = envint("SIGNATURE_MAX_AGE_SECONDS", 300)
 SIGNATURE_CLOCK_SKEW_SECONDS = envint("SIGNATURE_CLOCK_SKEW_SECONDS", 30)
 
+# --- The exchange's limits (exchange/gateway.py): past them, a signed JSON refusal, counted in the audit log ---
+# Requests a minute from one source address (before the signature is checked) and from one system (after).
+EXCHANGE_RATE_PER_SOURCE = envint("EXCHANGE_RATE_PER_SOURCE", 1200)
+EXCHANGE_RATE_PER_SYSTEM = envint("EXCHANGE_RATE_PER_SYSTEM", 600)
+EXCHANGE_RATE_WINDOW_SECONDS = envint("EXCHANGE_RATE_WINDOW_SECONDS", 60)
+# A request body (a bulk lookup, a pushed batch) and the query string's parameters.
+EXCHANGE_MAX_BODY_BYTES = envint("EXCHANGE_MAX_BODY_BYTES", 2 * 1024 * 1024)
+EXCHANGE_MAX_QUERY_PARAMS = envint("EXCHANGE_MAX_QUERY_PARAMS", 50)
+EXCHANGE_MAX_TARGET_LENGTH = envint("EXCHANGE_MAX_TARGET_LENGTH", 4096)
+# Django's own cap on a body it reads, kept above ours so ours answers first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, EXCHANGE_MAX_BODY_BYTES + 1)
+# Refusals of callers the platform cannot verify are counted per source address and window, one audit event each.
+AUDIT_REFUSAL_WINDOW_SECONDS = envint("AUDIT_REFUSAL_WINDOW_SECONDS", 60)
+
 # --- Audit log ---
 AUDIT_LOG_ORIGIN = env("AUDIT_LOG_ORIGIN", "govplatform.example/audit")
 # Key for the keyed hashes of subject identifiers (citizen/company ids) kept in audit events. Its own
 # secret, never derived from SECRET_KEY: rotating Django's secret must not make the hashes incomparable,
 # and knowing one must not give the other. Never rotate it.
 AUDIT_SUBJECT_HASH_KEY = env_secret("AUDIT_SUBJECT_HASH_KEY") or _local_secret(DATA_DIR / "subject_hash_key")
+# Key of the per-grant pseudonyms (exchange/terms.py): with each grant's salt it makes that grant's HMAC key. Its
+# own secret; it never leaves the platform. Rotating it changes every consumer's pseudonyms.
+PSEUDONYM_KEY = env_secret("PSEUDONYM_KEY") or _local_secret(DATA_DIR / "pseudonym_key")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -133,8 +133,28 @@ class _SystemKeyResolver(HTTPSignatureKeyResolver):
         raise NotImplementedError("the platform never holds a system's private key")
 
 
+def request_target_uri(request: HttpRequest) -> str:
+    """The request's ``@target-uri`` exactly as the client sent it, when the server says what it received.
+
+    Gunicorn (``RAW_URI``), uWSGI and others (``REQUEST_URI``), and this platform's ``runserver`` and
+    live test server (``govplatform.rawuri``) pass the raw request-target on: its path and query are
+    verified byte for byte, however the client percent-encoded them (``=``, ``;``, ``~`` or ``%7E``,
+    lowercase hex, non-ASCII). An origin-form target (``/path?query``) is joined to the scheme and
+    host; an absolute-form one (``http://host/path``, sent to proxies) is the URI itself. A server
+    that gives neither (Django's test client) gets the URL Django rebuilds from the decoded path.
+    """
+    raw = request.META.get("RAW_URI") or request.META.get("REQUEST_URI")
+    if raw:
+        raw = str(raw)
+        if raw.startswith("/"):
+            return f"{request.scheme}://{request.get_host()}{raw}"
+        if raw.startswith(("http://", "https://")):
+            return raw
+    return request.build_absolute_uri()
+
+
 def http_message(request: HttpRequest) -> HttpMessage:
-    return HttpMessage(method=request.method or "GET", url=request.build_absolute_uri(), headers=request.headers)
+    return HttpMessage(method=request.method or "GET", url=request_target_uri(request), headers=request.headers)
 
 
 def signature_digest(request: HttpRequest) -> str:

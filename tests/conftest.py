@@ -21,6 +21,8 @@ from core.keys import platform_key_generate
 from exchange import client as consumer
 from exchange.models import Grant
 from registry.models import Department, Membership, PlatformRole, PlatformRoleName, Role, System, SystemKey
+from registry.nonces import redis_client
+from registry.ratelimit import rate_limits_reset
 from registry.versions import memos_clear
 
 RECORD_KEY = "110101199003070011"
@@ -45,6 +47,17 @@ def _nothing_remembered_across_tests() -> Iterator[None]:
     memos_clear()
     yield
     memos_clear()
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_start_afresh() -> None:
+    """Every test starts with no requests counted against the exchange's rate limits (in memory or in the
+    test Redis database), so only a test that means to reach a limit reaches it."""
+    rate_limits_reset()
+    if settings.NONCE_STORE == "redis":
+        client = redis_client()
+        for key in client.scan_iter("rate:*"):
+            client.delete(key)
 
 
 @pytest.fixture(autouse=True)

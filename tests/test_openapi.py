@@ -18,9 +18,9 @@ from drf_spectacular.generators import SchemaGenerator
 
 from core import keys
 from core.errors import ErrorCode
-from exchange import services
+from exchange import gateway, reads
 from exchange.views import RECORD_READ_ERRORS, RecordReadApi
-from registry import httpsig, nonces
+from registry import httpsig, nonces, ratelimit
 
 SCHEMA = Path(settings.BASE_DIR) / "docs" / "openapi.yaml"
 TESTS = Path(__file__).resolve().parent
@@ -115,11 +115,13 @@ def _error_codes_named_in(source: str) -> set[ErrorCode]:
 
 
 def test_the_record_read_declares_every_code_its_code_path_names() -> None:
-    """Every ErrorCode named on the read's path: the request policy, the nonce store, the platform key and
-    the read itself (not the request filing and deciding in the same module)."""
-    path_sources = [inspect.getsource(module) for module in (httpsig, nonces, keys)]
-    path_sources += [inspect.getsource(function) for function in
-                     (services.record_read, services._grant_choose, services._audit_or_fail_closed)]
+    """Every ErrorCode named on the read's path: the front door (exchange.gateway), the request policy, the
+    nonce store, the rate limits, the platform key and the read itself."""
+    path_sources = [inspect.getsource(module) for module in (httpsig, nonces, ratelimit, keys)]
+    path_sources += [inspect.getsource(function) for function in (
+        gateway.caller_verify, gateway._shape_check, gateway.refusal_counted, gateway.audit_or_fail_closed,
+        reads.record_read, reads.terms_for, reads._grant_choose, reads._grant_param, reads._single, reads._dataset,
+        reads.quota_take)]
     named = set().union(*(_error_codes_named_in(source) for source in path_sources))
     assert named, "the scan found nothing: has the code moved?"
     assert named <= set(RECORD_READ_ERRORS), sorted(named - set(RECORD_READ_ERRORS))

@@ -434,6 +434,9 @@ def import_apply_start(*, job: ImportJob, actor: Any, mode: str) -> ImportJob:
     import_stale_release(job.dataset)
     try:
         with transaction.atomic():
+            # The dataset's row lock, as a provider's push (exchange.push) takes it: a batch committed before
+            # the claim is in the generation staged from; one after it sees the claim and waits.
+            Dataset.objects.select_for_update().filter(pk=job.dataset_id).first()
             claimed = ImportJob.objects.filter(pk=job.pk, state=ImportState.CHECKED).update(
                 state=ImportState.APPLYING, mode=mode, applied_by=actor if getattr(actor, "pk", None) else None,
                 heartbeat_at=timezone.now(), progress_done=0, progress_total=job.rows, generation=None)

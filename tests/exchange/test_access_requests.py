@@ -281,7 +281,8 @@ def test_an_approval_records_an_event_naming_the_grant(submitted: AccessRequest,
     assert event.grant_id == Grant.objects.get().pk
     assert event.purpose == "law-enforcement.investigation"
     assert event.detail == {"reason": "ok", "consumer": "police-rms", "dataset": "vaccinations",
-                            "fields": ["vaccine", "dose_date"], "duration_days": 90, "daily_quota": 100}
+                            "fields": ["vaccine", "dose_date"], "duration_days": 90, "daily_quota": 100,
+                            "masking": {}, "row_filter": {}}
 
 
 def test_a_rejection_with_a_reason_creates_no_grant(submitted: AccessRequest, health_approver: Any) -> None:
