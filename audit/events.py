@@ -148,6 +148,17 @@ class EventType(Enum):
         "keyid", "batch_id", "body_digest", "upserted", "deleted", "not_found", "replayed"), _(
         "The providing department's system pushed a batch of records (upserted, deleted, not_found counts; the "
         "body's SHA-256; replayed when the same batch came again and nothing was written), or was refused.")
+    EXPORT_REQUESTED = "export.requested", "dataset", ("keyid", "export", "format", "fields", "rows", "masking"), _(
+        "A system asked for a bulk export of a dataset under a grant (the records count against its daily quota), "
+        "or was refused.")
+    EXPORT_STATUS = "export.status", "export", ("keyid", "export", "state"), _(
+        "A system asked for the progress of its export, or was refused.")
+    EXPORT_COMPLETED = "export.completed", "dataset", (
+        "export", "format", "fields", "rows", "file_digest", "file_size", "subjects_listed", "masking"), _(
+        "The platform made an export's file: its SHA-256 and size, the records, and the subjects in it (listed up "
+        "to 10,000; subjects_listed says whether they are).")
+    EXPORT_DOWNLOADED = "export.downloaded", "dataset", ("export", "system", "file_digest", "source"), _(
+        "An export's file was downloaded, once, through its signed link (the file's SHA-256, the address).")
     API_NOT_FOUND = "api.not_found", "address", ("keyid", "source"), _(
         "A verified system called an address of the API that does not exist (refused, 404).")
     OPEN_DATA_READ = "open_data.read", "dataset", (

@@ -103,9 +103,12 @@ class ErrorCode(StrEnum):
                                                 "it again; the message says why.")
     NOT_THE_PROVIDER = "not_the_provider", 403, _("Only the providing department's systems may write this "
                                                   "dataset's records.")
+    EXPORT_LINK_INVALID = "export_link_invalid", 403, _("This download link is not one the platform gave; ask for "
+                                                        "the export's status for a new one.")
     # --- Not found (404) ---
     NOT_FOUND = "not_found", 404, _("No API endpoint has this address; see /api/docs/.")
     DATASET_NOT_FOUND = "dataset_not_found", 404, _("No published dataset has this identifier.")
+    EXPORT_NOT_FOUND = "export_not_found", 404, _("You have no export with this id.")
     RECORD_NOT_FOUND = "record_not_found", 404, _("No record has this key.")
     # --- Method (405) ---
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("This address does not accept this HTTP method.")
@@ -131,6 +134,9 @@ class ErrorCode(StrEnum):
     IMPORT_IN_PROGRESS = "import_in_progress", 409, _("An import of this dataset is being loaded; push again when "
                                                       "Retry-After has passed.")
     RENEWAL_PENDING = "renewal_pending", 409, _("This grant already has a renewal filed or granted.")
+    # --- Gone (410) ---
+    EXPORT_GONE = "export_gone", 410, _("This export was already downloaded or its link expired; create a new "
+                                        "export.")
     # --- Too large (413, 414) ---
     PAYLOAD_TOO_LARGE = "payload_too_large", 413, _("The request body is too large; the message says the limit.")
     URI_TOO_LONG = "uri_too_long", 414, _("The request's address is too long; the message says the limit.")

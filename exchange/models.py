@@ -2,6 +2,7 @@
 
 import datetime as dt
 import secrets
+import uuid
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -330,3 +331,55 @@ class RecordBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.system_id}:{self.batch_id}"
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Being made")
+    DONE = "done", _("Ready to download")
+    FAILED = "failed", _("Failed")
+    DOWNLOADED = "downloaded", _("Downloaded")
+    EXPIRED = "expired", _("Expired")
+
+
+class ExportJob(models.Model):
+    """A bulk export of a dataset under one grant (``exchange.exports``): made by a Celery job, downloaded once."""
+
+    uid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name=_("export id"),
+                           help_text=_("The export's id in the API."))
+    system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="exports", verbose_name=_("system"),
+                               help_text=_("The system that asked for it; only it sees its status."))
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="exports", verbose_name=_("dataset"),
+                                help_text=_("The dataset exported."))
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, null=True, blank=True, related_name="exports",
+                              verbose_name=_("grant"), help_text=_("The grant it is made under; empty for open data."))
+    format = models.CharField(max_length=8, verbose_name=_("format"), help_text=_("csv or jsonl."))
+    fields = models.JSONField(default=list, verbose_name=_("fields"), help_text=_("The fields exported, in order."))
+    state = models.CharField(max_length=16, choices=ExportState.choices, default=ExportState.QUEUED,
+                             verbose_name=_("state"), help_text=_("Where the export is."))
+    rows_total = models.PositiveIntegerField(default=0, verbose_name=_("records"),
+                                             help_text=_("How many records the export holds."))
+    rows_done = models.PositiveIntegerField(default=0, verbose_name=_("records written"),
+                                            help_text=_("How many are written so far."))
+    file_digest = models.CharField(max_length=64, blank=True, verbose_name=_("file digest"),
+                                   help_text=_("SHA-256 of the file, hex (also in the audit log)."))
+    file_size = models.PositiveBigIntegerField(default=0, verbose_name=_("file size"), help_text=_("In bytes."))
+    error = models.CharField(max_length=500, blank=True, verbose_name=_("error"), help_text=_("Why it failed."))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"),
+                                      help_text=_("When it was asked for."))
+    started_at = models.DateTimeField(null=True, blank=True, verbose_name=_("started at"),
+                                      help_text=_("When the job began."))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"),
+                                       help_text=_("When the job ended."))
+    link_expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("link expires at"),
+                                           help_text=_("After this the file is deleted if not downloaded."))
+    downloaded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("downloaded at"),
+                                         help_text=_("When the file was downloaded (once)."))
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+
+    def __str__(self) -> str:
+        return f"{self.uid} ({self.state})"

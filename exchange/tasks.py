@@ -18,3 +18,18 @@ def requests_clock_task() -> dict[str, int]:
     logger.log(logging.INFO if any(counts.values()) else logging.DEBUG,
                "request clock: %(reminded)d reminded, %(escalated)d escalated, %(expiring)d grants expiring", counts)
     return counts
+
+
+@shared_task(name="exchange.export_run")
+def export_run_task(job_id: int) -> str:
+    """Thin: the export runs once (a job already claimed is left alone), so a redelivered task is harmless."""
+    from .exports import export_run
+
+    return str(export_run(job_id=job_id).state)
+
+
+@shared_task(name="exchange.exports_expire")
+def exports_expire_task() -> int:
+    from .exports import exports_expire
+
+    return exports_expire()

@@ -1,8 +1,9 @@
 """The systems' API. Thin: parse, call one service, render; every answer is signed and audited."""
 
+import base64
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import FileResponse, HttpRequest
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +19,7 @@ from audit.events import EventType
 from core.errors import ErrorCode, PlatformError, error_responses, platform_error
 from registry.httpsig import response_sign
 
+from .exports import export_download, export_status, exports_create
 from .gateway import ExchangeRefused, caller_verify, refusal_counted
 from .push import MAX_OPERATIONS, records_push
 from .reads import (
@@ -178,6 +180,8 @@ class SignedExchangeApi(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         # Records are citizens' data: no cache on the way (a proxy, the consumer's HTTP library) keeps a copy.
         response["Cache-Control"] = "no-store"
+        if response.streaming:  # an export's file: its Content-Digest is the digest the signed status and the log name
+            return response
         response.render()
         django_request: HttpRequest = request._request
         try:
@@ -371,6 +375,108 @@ class RecordBatchApi(SignedExchangeApi):
     )
     def post(self, request: Request, dataset_id: str) -> Response:
         return self.answer(records_push(request=request._request, dataset_identifier=dataset_id))
+
+
+EXPORT_CREATE_ERRORS = (*GATEWAY_ERRORS, *GRANT_ERRORS, ErrorCode.INVALID_JSON)
+EXPORT_STATUS_ERRORS = (*GATEWAY_ERRORS, ErrorCode.EXPORT_NOT_FOUND)
+EXPORT_DOWNLOAD_ERRORS = (ErrorCode.EXPORT_LINK_INVALID, ErrorCode.EXPORT_GONE, ErrorCode.NOT_ACCEPTABLE,
+                          ErrorCode.INTERNAL_ERROR, ErrorCode.AUDIT_UNAVAILABLE, ErrorCode.SIGNING_KEY_UNAVAILABLE)
+
+
+def _export_status() -> Any:
+    return inline_serializer("ExportStatus", {
+        "id": serializers.UUIDField(), "dataset": serializers.CharField(),
+        "grant": serializers.IntegerField(allow_null=True), "format": serializers.ChoiceField(choices=["csv", "jsonl"]),
+        "fields": serializers.ListField(child=serializers.CharField()),
+        "state": serializers.ChoiceField(choices=["queued", "running", "done", "failed", "downloaded", "expired"]),
+        "rows_total": serializers.IntegerField(), "rows_done": serializers.IntegerField(),
+        "file_digest": serializers.CharField(allow_null=True, help_text=_("SHA-256 of the file, hex, once done.")),
+        "file_size": serializers.IntegerField(), "error": serializers.CharField(allow_null=True),
+        "link_expires_at": serializers.DateTimeField(allow_null=True),
+        "status_url": serializers.CharField(),
+        "download_url": serializers.CharField(allow_null=True, help_text=_(
+            "Once done: the signed link that downloads the file once, until link_expires_at.")),
+    })
+
+
+class ExportCreateApi(SignedExchangeApi):
+    error_codes = EXPORT_CREATE_ERRORS
+
+    @extend_schema(
+        operation_id="exports_create",
+        summary=_("Export a dataset under a grant (CSV or JSON Lines), made in the background"),
+        description=format_lazy("{} {}", _(
+            "Chooses the grant and the fields as a read does; masking and the row filter apply to every record. "
+            "The records the export will hold count against the grant's daily quota now. Answers 202 with the "
+            "export's status; poll `status_url` until `state` is `done`, then fetch `download_url` once. The "
+            "file's SHA-256 is in the status, in the audit log and in the download's Content-Digest."), _COMMON),
+        parameters=[_dataset_parameter(), *SIGNATURE_PARAMETERS, *response_headers(EXPORT_CREATE_ERRORS, 202)],
+        auth=[{"httpMessageSignature": []}],  # type: ignore[list-item]  # security requirement objects
+        request=inline_serializer("ExportRequest", {
+            "format": serializers.ChoiceField(choices=["csv", "jsonl"]),
+            "fields": serializers.ListField(child=serializers.CharField(), required=False, min_length=1),
+            "grant": serializers.IntegerField(required=False, min_value=1),
+        }),
+        responses={202: _export_status(), **error_responses(error_codes)},
+    )
+    def post(self, request: Request, dataset_id: str) -> Response:
+        return self.answer(exports_create(request=request._request, dataset_identifier=dataset_id), status=202)
+
+
+class ExportStatusApi(SignedExchangeApi):
+    error_codes = EXPORT_STATUS_ERRORS
+
+    @extend_schema(
+        operation_id="export_status",
+        summary=_("An export's progress and, once done, its download link"),
+        description=format_lazy("{} {}", _("Only the system that asked for the export sees it; to any other the id "
+                                           "does not exist."), _COMMON),
+        parameters=[OpenApiParameter("export_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                     description=_("The export's id.")),
+                    *SIGNATURE_PARAMETERS, *response_headers(EXPORT_STATUS_ERRORS)],
+        auth=[{"httpMessageSignature": []}],  # type: ignore[list-item]  # security requirement objects
+        responses={200: _export_status(), **error_responses(error_codes)},
+    )
+    def get(self, request: Request, export_id: str) -> Response:
+        return self.answer(export_status(request=request._request, export_id=export_id))
+
+
+class ExportDownloadApi(SignedExchangeApi):
+    error_codes = EXPORT_DOWNLOAD_ERRORS
+
+    @extend_schema(
+        operation_id="export_download",
+        summary=_("Download an export's file, once, through its signed link"),
+        description=_("Needs no request signature: the link the status gave is the credential, valid until it "
+                      "expires and for one download. The file streams with `Content-Digest` (its SHA-256, as in the "
+                      "status and the audit log) and `Cache-Control: no-store`; it is deleted once sent. Refusals are "
+                      "signed JSON errors."),
+        parameters=[OpenApiParameter("export_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                     description=_("The export's id.")),
+                    OpenApiParameter("expires", OpenApiTypes.INT, OpenApiParameter.QUERY,
+                                     description=_("From the link.")),
+                    OpenApiParameter("signature", OpenApiTypes.STR, OpenApiParameter.QUERY,
+                                     description=_("From the link.")),
+                    OpenApiParameter("Content-Digest", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+                                     description=_("RFC 9530 sha-256 of the file.")),
+                    OpenApiParameter("Audit-Event", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
+                                     description=_("The download's audit event."))],
+        auth=[{}],  # type: ignore[list-item]  # the link is the credential
+        responses={(200, "text/csv"): OpenApiTypes.BINARY, (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+                   **error_responses(error_codes)},
+    )
+    def get(self, request: Request, export_id: str) -> Any:
+        download = export_download(request=request._request, export_id=export_id,
+                                   expires=request.query_params.get("expires"),
+                                   signature=request.query_params.get("signature"))
+        job = download.job
+        response = FileResponse(download.handle, content_type="text/csv; charset=utf-8" if job.format == "csv"
+                                else "application/x-ndjson", as_attachment=True,
+                                filename=f"{job.dataset.identifier}-{job.uid}.{job.format}")
+        response["Content-Digest"] = "sha-256=:" + base64.b64encode(bytes.fromhex(job.file_digest)).decode() + ":"
+        response["Audit-Event"] = str(download.event.uid)
+        response["Audit-Leaf-Hash"] = download.event.leaf_hash
+        return response
 
 
 class ExchangeNotFoundApi(SignedExchangeApi):

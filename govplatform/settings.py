@@ -220,6 +220,8 @@ CELERY_BEAT_SCHEDULE = {
     # The request clock: reminders, escalations, grant expiry (idempotent; each fires once per request).
     "requests-clock": {"task": "exchange.requests_clock", "schedule": envint("REQUESTS_CLOCK_INTERVAL", 600)},
     # Refusals counted per source and window become one audit event each once their window closes.
+    # Export files whose download link expired are deleted.
+    "exchange-exports-expire": {"task": "exchange.exports_expire", "schedule": 300},
     "audit-refusals-flush": {"task": "audit.refusals_flush", "schedule": envint("AUDIT_REFUSAL_WINDOW_SECONDS", 60)},
 }
 # In the embedded default (no broker, no beat process) the serving process runs the beat schedule itself.
@@ -275,6 +277,8 @@ EXCHANGE_MAX_QUERY_PARAMS = envint("EXCHANGE_MAX_QUERY_PARAMS", 50)
 EXCHANGE_MAX_TARGET_LENGTH = envint("EXCHANGE_MAX_TARGET_LENGTH", 4096)
 # Django's own cap on a body it reads, kept above ours so ours answers first.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, EXCHANGE_MAX_BODY_BYTES + 1)
+# An export's download link (exchange/exports.py) works once, for this many seconds after the file is ready.
+EXPORT_LINK_SECONDS = envint("EXPORT_LINK_SECONDS", 900)
 # Refusals of callers the platform cannot verify are counted per source address and window, one audit event each.
 AUDIT_REFUSAL_WINDOW_SECONDS = envint("AUDIT_REFUSAL_WINDOW_SECONDS", 60)
 
