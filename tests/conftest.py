@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection
+from django.db import connection, connections
 from django.test import Client
+from django.test.testcases import LiveServerThread, _StaticFilesHandler
 from django.utils import translation
 
 from audit.models import AuditEvent
@@ -20,6 +21,7 @@ from catalog.models import Dataset, DatasetStatus, Field, FieldType, Record, Sen
 from core.keys import platform_key_generate
 from exchange import client as consumer
 from exchange.models import Grant
+from govplatform.rawuri import RawURIThreadedWSGIServer
 from registry.models import Department, Membership, PlatformRole, PlatformRoleName, Role, System, SystemKey
 from registry.nonces import redis_client
 from registry.ratelimit import rate_limits_reset
@@ -300,3 +302,30 @@ def is_postgres() -> bool:
 
 
 requires_redis = pytest.mark.skipif(not settings.REDIS_URL, reason="needs REDIS_URL")
+
+
+class RawURILiveServerThread(LiveServerThread):
+    server_class = RawURIThreadedWSGIServer
+
+
+@pytest.fixture
+def raw_live_server(transactional_db: None) -> Iterator[str]:
+    """Django's live server thread on the test database, passing the raw request-target on (as runserver and
+    gunicorn do here), so signatures over any percent-encoding verify; its base URL."""
+    overrides = {}
+    for conn in connections.all():
+        if conn.vendor == "sqlite" and conn.is_in_memory_db():
+            overrides[conn.alias] = conn
+            conn.inc_thread_sharing()
+    thread = RawURILiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override=overrides)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    try:
+        yield f"http://127.0.0.1:{thread.port}"
+    finally:
+        thread.terminate()
+        for conn in overrides.values():
+            conn.dec_thread_sharing()

@@ -15,20 +15,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
-from django.db import connections
-from django.test.testcases import LiveServerThread, _StaticFilesHandler
 
 from catalog.models import Dataset, Record
 from exchange import client as consumer
 from exchange.models import Grant
-from govplatform.rawuri import RawURIThreadedWSGIServer
 from registry.models import SystemKey
 from tests.conftest import POLICE_KEY_ID, database_env, is_postgres
 
@@ -43,32 +39,6 @@ KEYS = [
     ("李四", "%e6%9d%8e%e5%9b%9b"),  # non-ASCII, lowercase hex
     ("sp ace", "sp%20ace"),
 ]
-
-
-class RawURILiveServerThread(LiveServerThread):
-    server_class = RawURIThreadedWSGIServer
-
-
-@pytest.fixture
-def raw_live_server(transactional_db: None) -> Iterator[str]:
-    """Django's live server thread on the test database, passing the raw request-target on."""
-    overrides = {}
-    for connection in connections.all():
-        if connection.vendor == "sqlite" and connection.is_in_memory_db():
-            overrides[connection.alias] = connection
-            connection.inc_thread_sharing()
-    thread = RawURILiveServerThread("127.0.0.1", _StaticFilesHandler, connections_override=overrides)
-    thread.daemon = True
-    thread.start()
-    thread.is_ready.wait()
-    if thread.error:
-        raise thread.error
-    try:
-        yield f"http://127.0.0.1:{thread.port}"
-    finally:
-        thread.terminate()
-        for connection in overrides.values():
-            connection.dec_thread_sharing()
 
 
 def sign(method: str, url: str, private_key: Ed25519PrivateKey, key_id: str = POLICE_KEY_ID) -> dict[str, str]:
