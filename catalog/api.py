@@ -106,7 +106,7 @@ _SUMMARY_FIELDS: dict[str, Any] = {
     "format": _choice(ResourceFormat),
     "update_frequency": serializers.CharField(),
     "version": serializers.IntegerField(),
-    "published_at": serializers.DateTimeField(),
+    "published_at": serializers.DateTimeField(allow_null=True),
     "updated_at": serializers.DateTimeField(),
 }
 

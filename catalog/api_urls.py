@@ -6,5 +6,5 @@ from . import api
 
 urlpatterns = [
     path("datasets", api.DatasetListApi.as_view(), name="catalog-datasets"),
-    path("datasets/<slug:identifier>", api.DatasetDetailApi.as_view(), name="catalog-dataset"),
+    path("datasets/<str:identifier>", api.DatasetDetailApi.as_view(), name="catalog-dataset"),
 ]
