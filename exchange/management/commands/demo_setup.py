@@ -272,7 +272,8 @@ class Command(BaseCommand):
             match step["do"]:
                 case "approve":
                     grant = access_request_approve(access_request=request, approver=actor, reason=step["reason"],
-                                                   fields=step.get("fields"), daily_quota=step.get("daily_quota"))
+                                                   fields=step.get("fields"), daily_quota=step.get("daily_quota"),
+                                                   masking=step.get("masking"), row_filter=step.get("row_filter"))
                 case "revoke" if grant is not None:
                     grant_revoke(grant=grant, actor=actor, reason=step["reason"])
                 case "return":
