@@ -39,7 +39,7 @@ from audit.services import Actor, event_record, subject_hash
 from catalog.models import Dataset, Record
 from core.errors import ErrorCode, PlatformError
 
-from .gateway import Caller, audit_or_fail_closed, caller_verify, request_digest
+from .gateway import Caller, audit_or_fail_closed, caller_verify, json_object, request_digest
 from .models import ExportJob, ExportState, Grant, GrantState
 from .reads import ApiResult, Terms, quota_take, terms_for
 from .terms import masks_for, row_filter_q
@@ -63,13 +63,10 @@ def _file(job: ExportJob) -> Path:
 
 
 def _body(caller: Caller, request: HttpRequest) -> tuple[str, list[str] | None, Any]:
-    try:
-        body = orjson.loads(request.body or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise caller.refuse(ErrorCode.INVALID_JSON, _("The body is not JSON: %(error)s") % {"error": exc}) from None
-    if not isinstance(body, dict) or set(body) - {"format", "fields", "grant"} or body.get("format") not in FORMATS:
-        raise caller.refuse(ErrorCode.INVALID_JSON, _('The body is a JSON object with "format" ("csv" or "jsonl") and '
-                                                      'optionally "fields" and "grant".'))
+    shape = _('The body is a JSON object with "format" ("csv" or "jsonl") and optionally "fields" and "grant".')
+    body = json_object(caller, request, {"format", "fields", "grant"}, shape)
+    if body.get("format") not in FORMATS:
+        raise caller.refuse(ErrorCode.INVALID_JSON, shape)
     fields = body.get("fields")
     if fields is not None and not (isinstance(fields, list) and fields and all(isinstance(f, str) for f in fields)):
         raise caller.refuse(ErrorCode.INVALID_JSON, _('"fields" is a list of field names.'))

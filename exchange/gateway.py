@@ -19,6 +19,7 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
@@ -206,6 +207,18 @@ def caller_verify(request: HttpRequest, *, action: EventType, object_id: str,
     return Caller(request, action, version, system, verified, context={
         "actor": actor, "object_id": object_id, "request_digest": verified.signature_digest,
         "detail": {"keyid": verified.key.key_id}})
+
+
+def json_object(caller: Caller, request: HttpRequest, keys: set[str], shape: str) -> dict[str, Any]:
+    """The request's body as a JSON object of (at most) these ``keys``, or a refusal (400 invalid_json) whose
+    message is ``shape``, the sentence that says what the body must be."""
+    try:
+        body = orjson.loads(request.body or b"null")
+    except orjson.JSONDecodeError as exc:
+        raise caller.refuse(ErrorCode.INVALID_JSON, _("The body is not JSON: %(error)s") % {"error": exc}) from None
+    if not isinstance(body, dict) or set(body) - keys:
+        raise caller.refuse(ErrorCode.INVALID_JSON, shape)
+    return body
 
 
 def seconds_to_midnight(now: dt.datetime | None = None) -> int:

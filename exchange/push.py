@@ -19,7 +19,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -32,7 +31,7 @@ from catalog.models import Dataset, Field, ImportJob, ImportState, Record
 from catalog.selectors import dataset_get_published
 from core.errors import ErrorCode
 
-from .gateway import Caller, caller_verify
+from .gateway import Caller, caller_verify, json_object
 from .models import RecordBatch
 from .reads import ApiResult
 
@@ -49,13 +48,9 @@ class Batch:
 
 
 def _batch_parse(caller: Caller, request: HttpRequest) -> Batch:
-    try:
-        body = orjson.loads(request.body or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise caller.refuse(ErrorCode.INVALID_JSON, _("The body is not JSON: %(error)s") % {"error": exc}) from None
-    if not isinstance(body, dict) or set(body) - {"batch_id", "upsert", "delete"}:
-        raise caller.refuse(ErrorCode.INVALID_JSON, _('The body is a JSON object with "batch_id" and "upsert" (a list '
-                                                      'of records) and/or "delete" (a list of keys).'))
+    body = json_object(caller, request, {"batch_id", "upsert", "delete"}, _(
+        'The body is a JSON object with "batch_id" and "upsert" (a list of records) and/or "delete" (a list of '
+        'keys).'))
     batch_id, upsert, delete = body.get("batch_id"), body.get("upsert", []), body.get("delete", [])
     if not isinstance(batch_id, str) or not BATCH_ID.match(batch_id):
         raise caller.refuse(ErrorCode.INVALID_JSON, _('"batch_id" is your id for the batch: 1 to 64 printable ASCII '

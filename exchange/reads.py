@@ -14,7 +14,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from django.db import IntegrityError
 from django.db.models import F
 from django.http import HttpRequest
@@ -30,7 +29,7 @@ from core.db import one_statement
 from core.errors import ErrorCode, PlatformError
 from core.workdays import today as local_today
 
-from .gateway import Caller, caller_verify, seconds_to_midnight
+from .gateway import Caller, caller_verify, json_object, seconds_to_midnight
 from .models import Grant, GrantDailyUsage, GrantState
 from .selectors import grant_revoked_latest, grants_active, grants_of_consumer
 from .terms import masks_for, record_present, row_filter_q, row_visible, terms_describe
@@ -343,13 +342,8 @@ def records_list(*, request: HttpRequest, dataset_identifier: str) -> ApiResult:
 
 def _lookup_body(caller: Caller, request: HttpRequest) -> tuple[list[str], list[str] | None, Any]:
     """The lookup's JSON body: {"keys": [...], "fields": [...]?, "grant": n?}."""
-    try:
-        body = orjson.loads(request.body or b"null")
-    except orjson.JSONDecodeError as exc:
-        raise caller.refuse(ErrorCode.INVALID_JSON, _("The body is not JSON: %(error)s") % {"error": exc}) from None
-    if not isinstance(body, dict) or set(body) - {"keys", "fields", "grant"}:
-        raise caller.refuse(ErrorCode.INVALID_JSON, _('The body is a JSON object with "keys" and optionally '
-                                                      '"fields" and "grant".'))
+    body = json_object(caller, request, {"keys", "fields", "grant"},
+                       _('The body is a JSON object with "keys" and optionally "fields" and "grant".'))
     keys, fields = body.get("keys"), body.get("fields")
     if not isinstance(keys, list) or not all(isinstance(key, str) and key for key in keys):
         raise caller.refuse(ErrorCode.INVALID_JSON, _('"keys" is a list of non-empty texts.'))

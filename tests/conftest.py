@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
@@ -248,6 +249,20 @@ def signed_headers(url: str, private_key: Ed25519PrivateKey, key_id: str = POLIC
 
 def record_path(key: str = RECORD_KEY, dataset: str = "vaccinations", query: str = "") -> str:
     return f"/api/v1/datasets/{dataset}/records/{key}" + (f"?{query}" if query else "")
+
+
+def signed_post(path: str, body: Any, private_key: Ed25519PrivateKey, key_id: str = POLICE_KEY_ID, *,
+                raw: bytes | None = None, sent: bytes | None = None) -> Any:
+    """POST JSON through the Django test client, signed with content-digest covered: ``raw`` (the body as JSON
+    unless given) is signed, ``sent`` (the same unless given, e.g. a body tampered after signing) is sent."""
+    raw = raw if raw is not None else orjson.dumps(body)
+    message = consumer.sign_request(consumer.Message("POST", f"http://testserver{path}",
+                                                     {"Content-Type": "application/json"}),
+                                    private_key=private_key, key_id=key_id, body=raw)
+    response = Client().post(path, data=sent if sent is not None else raw, content_type="application/json",
+                             headers=dict(message.headers))
+    response.sent_headers, response.sent_url = dict(message.headers), f"http://testserver{path}"
+    return response
 
 
 @pytest.fixture

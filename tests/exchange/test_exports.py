@@ -17,22 +17,12 @@ from exchange import client as consumer
 from exchange.exports import exports_dir, exports_expire
 from exchange.models import ExportJob, ExportState, Grant
 from registry.models import Department, System, SystemKey
-from tests.conftest import POLICE_KEY_ID
+from tests.conftest import signed_post
 from tests.exchange.test_record_read import assert_refused, assert_signed_by_platform
 
 pytestmark = pytest.mark.django_db
 
 PATH = "/api/v1/datasets/vaccinations/exports"
-
-
-def signed_post(path: str, body: Any, private_key: Ed25519PrivateKey, key_id: str = POLICE_KEY_ID) -> Any:
-    raw = orjson.dumps(body)
-    message = consumer.sign_request(consumer.Message("POST", f"http://testserver{path}",
-                                                     {"Content-Type": "application/json"}),
-                                    private_key=private_key, key_id=key_id, body=raw)
-    response = Client().post(path, data=raw, content_type="application/json", headers=dict(message.headers))
-    response.sent_headers, response.sent_url = dict(message.headers), f"http://testserver{path}"
-    return response
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from audit.models import AuditEvent
 from catalog.models import Dataset, Record
 from exchange.models import ExportJob, ExportState, Grant
 from registry.models import SystemKey
-from tests.conftest import requires_redis
-from tests.exchange.test_exports import PATH, signed_post
+from tests.conftest import requires_redis, signed_post
+from tests.exchange.test_exports import PATH
 from tests.exchange.test_request_clock_worker import WAIT_SECONDS, process_env, running, venv_command
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -195,3 +195,14 @@ def test_a_refusal_that_cannot_be_counted_fails_closed(client: Client, police_gr
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "audit_unavailable"
 
+
+
+def test_a_signature_over_another_method_is_refused(client: Client, police_key: SystemKey, police_private_key: Any,
+                                                    police_grant: Any) -> None:
+    """Signed as a GET of the lookup's address, sent as a POST: the method is covered, so it does not verify."""
+    path = "/api/v1/datasets/vaccinations/lookup"
+    signed = consumer.sign_request(consumer.Message("GET", "http://testserver" + path),
+                                   private_key=police_private_key, key_id=POLICE_KEY_ID)
+    response = client.post(path, headers=dict(signed.headers))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "signature_invalid"

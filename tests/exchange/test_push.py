@@ -14,7 +14,7 @@ from catalog.models import Dataset, ImportJob, ImportState, Record
 from exchange import client as consumer
 from exchange.models import RecordBatch
 from registry.models import Department, System, SystemKey
-from tests.conftest import RECORD_KEY, record_path
+from tests.conftest import RECORD_KEY, record_path, signed_post
 from tests.exchange.test_record_read import assert_refused, assert_signed_by_platform
 
 pytestmark = pytest.mark.django_db
@@ -36,17 +36,8 @@ def health_key(health: Department, health_private_key: Ed25519PrivateKey) -> Sys
                                     public_key=consumer.public_pem(health_private_key.public_key()))
 
 
-def push(body: Any, private_key: Ed25519PrivateKey, key_id: str = HEALTH_KEY_ID, *, raw: bytes | None = None,
-         sent: bytes | None = None, path: str = PATH) -> Any:
-    """Sign ``raw`` (the body as JSON unless given) and send ``sent`` (the same unless given: a tampered body)."""
-    raw = raw if raw is not None else orjson.dumps(body)
-    message = consumer.sign_request(consumer.Message("POST", f"http://testserver{path}",
-                                                     {"Content-Type": "application/json"}),
-                                    private_key=private_key, key_id=key_id, body=raw)
-    response = Client().post(path, data=sent if sent is not None else raw, content_type="application/json",
-                             headers=dict(message.headers))
-    response.sent_headers, response.sent_url = dict(message.headers), f"http://testserver{path}"
-    return response
+def push(body: Any, private_key: Ed25519PrivateKey, key_id: str = HEALTH_KEY_ID, **kwargs: Any) -> Any:
+    return signed_post(PATH, body, private_key, key_id, **kwargs)
 
 
 def row(key: str = NEW_KEY, **values: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 import datetime as dt
 from typing import Any
 
-import orjson
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
@@ -12,11 +11,10 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from audit.services import subject_hash
 from catalog.models import Dataset, Field, FieldType, Record, Sensitivity, Tier
-from exchange import client as consumer
 from exchange.gateway import seconds_to_midnight
 from exchange.models import Grant
 from registry.models import SystemKey
-from tests.conftest import POLICE_KEY_ID, RECORD_KEY, record_path
+from tests.conftest import POLICE_KEY_ID, RECORD_KEY, record_path, signed_post
 from tests.exchange.test_record_read import assert_refused, assert_signed_by_platform
 
 pytestmark = pytest.mark.django_db
@@ -31,16 +29,6 @@ def more_records(vaccinations: Dataset) -> list[str]:
             "citizen_id": key, "full_name": f"Citizen {index}", "vaccine": "measles" if index % 2 else "hepatitis-b",
             "dose_date": f"2026-0{index % 9 + 1}-15"})
     return [RECORD_KEY, *CITIZENS]
-
-
-def signed_post(path: str, body: Any, private_key: Ed25519PrivateKey, key_id: str = POLICE_KEY_ID) -> Any:
-    raw = orjson.dumps(body)
-    message = consumer.sign_request(consumer.Message("POST", f"http://testserver{path}",
-                                                     {"Content-Type": "application/json"}),
-                                    private_key=private_key, key_id=key_id, body=raw)
-    response = Client().post(path, data=raw, content_type="application/json", headers=dict(message.headers))
-    response.sent_headers, response.sent_url = dict(message.headers), f"http://testserver{path}"
-    return response
 
 
 def list_path(query: str = "", dataset: str = "vaccinations") -> str:
