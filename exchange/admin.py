@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from catalog.models import Dataset, Field, Tier
+from catalog.models import MASK_STRICTNESS, Dataset, Field, MaskRule, Tier, mask_rule_problem
 from core.errors import ErrorCode, PlatformError
 from registry.admin_base import PolicyAdmin
 from registry.models import Role, System
@@ -206,7 +206,8 @@ DECISION_CHOICES = [
 #: The fields of the decision form each decision reads; the others are ignored.
 DECISION_FIELDS = {
     "approve": ("reason",),
-    "approve_in_part": ("granted_fields", "duration_days", "daily_quota", "part_reason"),
+    "approve_in_part": ("granted_fields", "duration_days", "daily_quota", "part_reason", "row_filter_field",
+                        "row_filter_values"),
     "return": ("comment",),
     "reject": ("rejection_reason", "legal_basis", "explanation"),
 }
@@ -234,13 +235,38 @@ class DecisionForm(forms.Form):
     explanation = forms.CharField(required=False, widget=_TEXT, label=gettext_lazy("Explanation"),
                                   help_text=gettext_lazy("Why, in words the requester can act on."))
 
+    row_filter_field = forms.ChoiceField(required=False, label=gettext_lazy("Only records whose field"),
+                                         help_text=gettext_lazy("A row filter (optional): the grant serves only the "
+                                                                "records whose field holds one of the values."))
+    row_filter_values = forms.CharField(required=False, label=gettext_lazy("is one of"),
+                                        help_text=gettext_lazy("Values separated by commas, e.g. 东城区, 西城区."))
+
     def __init__(self, *args: Any, access_request: AccessRequest, field_labels: dict[str, str],
                  **kwargs: Any) -> None:
+        schema = {f.name: f for f in access_request.dataset.fields.all()}
+        self.defaults = {name: schema[name].masking for name in access_request.fields if name in schema}
         kwargs.setdefault("initial", {"granted_fields": list(access_request.fields),
                                       "duration_days": access_request.duration_days,
-                                      "daily_quota": access_request.expected_daily_volume})
+                                      "daily_quota": access_request.expected_daily_volume,
+                                      **{f"mask_{name}": rule for name, rule in self.defaults.items()}})
         super().__init__(*args, **kwargs)
         self.access_request = access_request
+        # Per requested field, its masking: the dataset's default or a stricter rule that suits the field.
+        self.mask_names = []
+        for name, default in self.defaults.items():
+            field = schema[name]
+            choices = [(rule.value, rule.label) for rule in MaskRule
+                       if MASK_STRICTNESS[rule] >= MASK_STRICTNESS[MaskRule(default)]
+                       and (rule in (MaskRule.NONE, MaskRule.REDACT) or mask_rule_problem(
+                           rule, field_type=field.type, is_subject_identifier=field.is_subject_identifier) is None)]
+            self.fields[f"mask_{name}"] = forms.ChoiceField(
+                choices=choices, required=False,
+                label=_("Masking of %(field)s") % {"field": field_labels.get(name, name)},
+                help_text=_("The dataset's default is %(rule)s; only a stricter rule may be chosen.") % {
+                    "rule": MaskRule(default).label})
+            self.mask_names.append(f"mask_{name}")
+        self.fields["row_filter_field"].choices = [  # type: ignore[attr-defined]
+            ("", "---------"), *((name, field_labels.get(name, name)) for name in schema)]
         self.fields["granted_fields"].choices = [  # type: ignore[attr-defined]
             (name, field_labels.get(name, name)) for name in access_request.fields]
         self.fields["duration_days"].help_text = _("At most %(days)d, as requested.") % {
@@ -254,7 +280,7 @@ class DecisionForm(forms.Form):
         if decision not in DECISION_FIELDS:
             return data
         for name in list(self.errors):  # what the chosen decision does not read cannot be wrong
-            if name not in ("decision", "__all__", *DECISION_FIELDS[decision]):
+            if name not in ("decision", "__all__", *DECISION_FIELDS[decision], *self.mask_names):
                 del self.errors[name]
         request = self.access_request
         if decision == "approve_in_part":
@@ -271,10 +297,12 @@ class DecisionForm(forms.Form):
             elif quota is not None and quota > request.expected_daily_volume:
                 self.add_error("daily_quota", _("At most %(volume)d, the expected daily volume.") % {
                     "volume": request.expected_daily_volume})
+            if bool(data.get("row_filter_field")) != bool(self.row_filter()):
+                self.add_error("row_filter_values", _("Choose a field and give at least one value, or neither."))
             if (not self.errors and len(granted) == len(request.fields) and days == request.duration_days
-                    and quota == request.expected_daily_volume):
-                self.add_error(None, _("Nothing is left out: untick a field, shorten the duration or lower the "
-                                       "quota, or choose Approve."))
+                    and quota == request.expected_daily_volume and not self.masking() and not self.row_filter()):
+                self.add_error(None, _("Nothing is left out: untick a field, shorten the duration, lower the "
+                                       "quota, mask a field more strictly or filter the rows, or choose Approve."))
         elif decision == "return" and not (data.get("comment") or "").strip():
             self.add_error("comment", str(ErrorCode.COMMENT_REQUIRED.default_message))
         elif decision == "reject":
@@ -285,6 +313,18 @@ class DecisionForm(forms.Form):
             if not (data.get("explanation") or "").strip():
                 self.add_error("explanation", _("Explain the rejection to the requester."))
         return data
+
+
+    def masking(self) -> dict[str, str]:
+        """The fields the approver masks more strictly than the dataset's default."""
+        data = self.cleaned_data
+        return {name.removeprefix("mask_"): data[name] for name in self.mask_names
+                if data.get(name) and data[name] != self.defaults[name.removeprefix("mask_")]}
+
+    def row_filter(self) -> dict[str, list[str]]:
+        data = self.cleaned_data
+        values = [v.strip() for v in (data.get("row_filter_values") or "").replace("，", ",").split(",") if v.strip()]
+        return {data["row_filter_field"]: values} if data.get("row_filter_field") and values else {}
 
 
 class ApproverChoice(forms.ModelChoiceField):
@@ -733,7 +773,7 @@ class AccessRequestAdmin(PolicyAdmin):
                 status = 400
             else:
                 try:
-                    message = self._decide(request, obj, form.cleaned_data)
+                    message = self._decide(request, obj, form)
                 except PlatformError as exc:
                     form.add_error(None, exc.message)
                     status = exc.status
@@ -747,7 +787,8 @@ class AccessRequestAdmin(PolicyAdmin):
                           other_grants=other_grants)
 
     @staticmethod
-    def _decide(request: HttpRequest, obj: AccessRequest, data: dict[str, Any]) -> str:
+    def _decide(request: HttpRequest, obj: AccessRequest, form: "DecisionForm") -> str:
+        data = form.cleaned_data
         decision, user = data["decision"], request.user
         if decision == "approve":
             grant = access_request_approve(access_request=obj, approver=user, reason=data["reason"])
@@ -756,7 +797,9 @@ class AccessRequestAdmin(PolicyAdmin):
             chosen = [name for name in obj.fields if name in data["granted_fields"]]
             grant = access_request_approve(access_request=obj, approver=user, reason=data["part_reason"],
                                            fields=chosen, duration_days=data["duration_days"],
-                                           daily_quota=data["daily_quota"])
+                                           daily_quota=data["daily_quota"],
+                                           masking={k: v for k, v in form.masking().items() if k in chosen},
+                                           row_filter=form.row_filter() or None)
             return _("Request #%(pk)s is approved in part: grant #%(grant)s for %(fields)s, %(days)d days, at most "
                      "%(quota)d records a day.") % {"pk": obj.pk, "grant": grant.pk,
                                                     "fields": ", ".join(grant.allowed_fields),
@@ -860,7 +903,8 @@ class GrantAdmin(PolicyAdmin):
                     "dataset_version"]
     list_filter = [GrantStateFilter, ("dataset", admin.RelatedOnlyFieldListFilter)]
     fields = readonly_fields = ("state_display", "access_request", "consumer", "dataset", "dataset_version",
-                                "allowed_fields", "purpose_code", "purpose", "daily_quota", "valid_from",
+                                "allowed_fields", "masking", "row_filter", "purpose_code", "purpose", "daily_quota",
+                                "valid_from",
                                 "valid_until", "revoked_at", "revoked_by", "revocation_reason", "suspended_at",
                                 "suspension_reason", "renewal", "created_at")
     actions = ["reapprove"]

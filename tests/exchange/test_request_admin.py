@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from audit.models import AuditEvent
-from catalog.models import Dataset, DatasetStatus, Tier
+from catalog.models import Dataset, DatasetStatus, Field, Tier
 from core.workdays import today as workdays_today
 from core.workdays import working_day_add
 from exchange.models import AccessRequest, AccessRequestStep, Grant, Purpose, RequestState
@@ -287,7 +287,8 @@ def test_the_decision_page_shows_what_the_approver_needs(health_approver: Any, s
     history = html[html.index('id="request-history"'):]
     assert "Returned for changes" in history and "Which case?" in history and "Resubmitted" in history
     form = page.context["form"]
-    assert form.initial == {"granted_fields": ["vaccine", "dose_date"], "duration_days": 90, "daily_quota": 100}
+    assert form.initial == {"granted_fields": ["vaccine", "dose_date"], "duration_days": 90, "daily_quota": 100,
+                            "mask_vaccine": "none", "mask_dose_date": "none"}
     assert [value for value, _label in form.fields["decision"].choices] == [
         "approve", "approve_in_part", "return", "reject"]
     assert 'value="vaccine" id="id_granted_fields_0" checked>\n vaccine (Internal)' in html  # pre-ticked
@@ -619,3 +620,36 @@ def test_the_list_costs_the_same_queries_however_many_rows(health_approver: Any,
     for name in ("more-1", "more-2", "more-3"):
         file(police_clerk, police_system, vaccinations, case_reference=name)
     assert queries() == before  # no query per row: consumer, dataset and departments are joined
+
+
+def test_an_approver_masks_a_field_more_strictly_and_filters_the_rows(health_approver: Any,
+                                                                      submitted: AccessRequest) -> None:
+    Field.objects.filter(dataset=submitted.dataset, name="dose_date").update(masking="generalise")
+    page = as_user(health_approver).get(url("decide", submitted.pk))
+    choices = [value for value, _label in page.context["form"].fields["mask_dose_date"].choices]
+    assert choices == ["generalise", "redact"]  # only the default or stricter, and what suits a date
+    assert [v for v, _l in page.context["form"].fields["mask_vaccine"].choices] == ["none", "partial", "redact"]
+    response = as_user(health_approver).post(url("decide", submitted.pk), {
+        "decision": "approve_in_part", "granted_fields": ["vaccine", "dose_date"], "duration_days": 90,
+        "daily_quota": 100, "mask_vaccine": "none", "mask_dose_date": "redact", "row_filter_field": "vaccine",
+        "row_filter_values": "measles，polio"})
+    assert response.status_code == 302, response.content.decode()[:500]
+    grant = Grant.objects.get()
+    assert (grant.masking, grant.row_filter) == ({"vaccine": "none", "dose_date": "redact"},
+                                                 {"vaccine": ["measles", "polio"]})
+    assert state_of(submitted) == RequestState.APPROVED_IN_PART
+    shown = as_user(health_approver).get(reverse("admin:exchange_grant_change", args=[grant.pk])).content.decode()
+    assert "redact" in shown and "polio" in shown
+
+
+def test_a_looser_masking_or_half_a_row_filter_is_refused(health_approver: Any, submitted: AccessRequest) -> None:
+    Field.objects.filter(dataset=submitted.dataset, name="dose_date").update(masking="generalise")
+    looser = as_user(health_approver).post(url("decide", submitted.pk), {
+        "decision": "approve_in_part", "granted_fields": ["vaccine"], "duration_days": 90, "daily_quota": 100,
+        "mask_dose_date": "none"})
+    assert looser.status_code == 400 and "Select a valid choice" in looser.content.decode()
+    half = as_user(health_approver).post(url("decide", submitted.pk), {
+        "decision": "approve_in_part", "granted_fields": ["vaccine"], "duration_days": 90, "daily_quota": 100,
+        "row_filter_field": "vaccine"})
+    assert half.status_code == 400 and "Choose a field and give at least one value" in half.content.decode()
+    assert not Grant.objects.exists()
