@@ -553,7 +553,15 @@ def figure_audit_append_unloaded(run: Run) -> Row:
 
 
 def figure_bulk_lookup(run: Run) -> Row:
-    raise NotYetMeasurable("the bulk lookup exists (POST datasets/{id}/lookup) but its figure is not written yet")
+    """Figure 3 (bench/lookup_figure.py): signed bulk lookups of 1,000 keys and their one SQL query, one process."""
+    calls = max(10, round(30 * run.config.scale))
+    data = run.django_script("bench.lookup_figure", "--keys", "1000", "--calls", str(calls), broker=True)
+    run.extra["bulk_lookup"] = data
+    if data["found"] != data["keys"]:
+        raise BenchError(f"the bulk lookup found {data['found']} of {data['keys']} records")
+    return Row("3", "bulk lookup of 1,000 keys / one SQL query (p50 per call, one process)",
+               f"{data['subject_ms']:.1f} ms a call, {data['subject_statements']} SQL statements",
+               f"{data['baseline_ms']:.2f} ms", data["ratio"], "none set", "measured", data)
 
 
 def figure_audit_verify(run: Run) -> Row:
