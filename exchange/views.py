@@ -466,9 +466,15 @@ class ExportDownloadApi(SignedExchangeApi):
                    **error_responses(error_codes)},
     )
     def get(self, request: Request, export_id: str) -> Any:
-        download = export_download(request=request._request, export_id=export_id,
-                                   expires=request.query_params.get("expires"),
-                                   signature=request.query_params.get("signature"))
+        try:
+            download = export_download(request=request._request, export_id=export_id,
+                                       expires=request.query_params.get("expires"),
+                                       signature=request.query_params.get("signature"))
+        except PlatformError as exc:
+            if exc.status >= 500:
+                raise
+            # A link holder is not a verified system: counted with its address's other refusals of the window.
+            raise refusal_counted(request._request, exc) from exc
         job = download.job
         response = FileResponse(download.handle, content_type="text/csv; charset=utf-8" if job.format == "csv"
                                 else "application/x-ndjson", as_attachment=True,

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.test import Client
 from django.utils import timezone
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, RefusalTally
 from catalog.models import Dataset, Record
 from exchange import client as consumer
 from exchange.exports import exports_dir, exports_expire
@@ -98,6 +98,7 @@ def test_a_tampered_or_expired_link_is_refused(export: Any, police_key: SystemKe
     tampered = Client().get(url[:-3] + "abc")
     assert tampered.status_code == 403 and tampered.json()["error"]["code"] == "export_link_invalid"
     assert_signed_by_platform(tampered)
+    assert RefusalTally.objects.get(uid=tampered["Audit-Event"]).reasons == {"export_link_invalid": 1}
     later = url.replace("expires=", "expires=1")  # another expiry: the signature no longer matches
     assert Client().get(later).status_code == 403
     ExportJob.objects.update(link_expires_at=timezone.now() - dt.timedelta(seconds=1))
