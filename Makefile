@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install demo test lint schema docs messages clean-demo bench bench-import
+.PHONY: install demo test lint schema docs messages clean-demo bench bench-import bench-export
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -56,3 +56,7 @@ bench: install
 # The import benchmark alone (bench/import_figure.py): BENCH_IMPORT_ROWS rows, 1,000,000 by default.
 bench-import: install
 	BENCH_ONLY=import $(PY) -m bench
+
+# The export benchmark alone (bench/export_figure.py): BENCH_IMPORT_ROWS masked records, 1,000,000 by default.
+bench-export: install
+	BENCH_ONLY=export $(PY) -m bench

@@ -49,10 +49,10 @@ def _memory_kib() -> dict[str, int]:
     return {name: int(fields[name].split()[0]) for name in ("VmRSS", "VmHWM")}
 
 
-def _child(args: list[str]) -> tuple[dict[str, Any], int]:
-    """Run ``python -m bench.import_figure <args>``; its JSON and its peak resident set (KiB)."""
+def _child(args: list[str], module: str = "bench.import_figure") -> tuple[dict[str, Any], int]:
+    """Run ``python -m <module> <args>``; its JSON and its peak resident set (KiB)."""
     with tempfile.TemporaryFile() as out:
-        process = subprocess.Popen([sys.executable, "-m", "bench.import_figure", *args], cwd=BASE_DIR,
+        process = subprocess.Popen([sys.executable, "-m", module, *args], cwd=BASE_DIR,
                                    stdout=out, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -60,7 +60,7 @@ def _child(args: list[str]) -> tuple[dict[str, Any], int]:
         out.seek(0)
         output = out.read().decode()
     if process.returncode != 0:
-        raise RuntimeError(f"bench.import_figure {' '.join(args)} failed ({process.returncode}):\n"
+        raise RuntimeError(f"{module} {' '.join(args)} failed ({process.returncode}):\n"
                            f"{output[-2000:]}\n{errors[-3000:]}")
     return json.loads(output), usage.ru_maxrss
 

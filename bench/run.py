@@ -81,8 +81,9 @@ def _env_flag(name: str, default: bool) -> bool:
 
 def _env_only() -> str:
     only = os.environ.get("BENCH_ONLY", "").strip().lower()
-    if only not in ("", "import"):
-        raise BenchError(f"BENCH_ONLY={only!r}: use import (figure 5 alone), or leave it empty for every figure")
+    if only not in ("", "import", "export"):
+        raise BenchError(f"BENCH_ONLY={only!r}: use import (figure 5 alone), export (figure 6 alone), or leave it "
+                         "empty for every figure")
     return only
 
 
@@ -592,7 +593,20 @@ def figure_import(run: Run) -> Row:
 
 
 def figure_export(run: Run) -> Row:
-    raise NotYetMeasurable("the masked export exists (exchange.export_run) but its figure is not written yet")
+    """Figure 6 (bench/export_figure.py): the platform's masked export and PostgreSQL's COPY TO, each in a child."""
+    rows = run.config.import_rows
+    data = run.django_script("bench.export_figure", "--rows", str(rows), timeout=3600)
+    run.extra["export"] = data
+    platform = data["platform"]
+    subject = (f"{platform['rows_per_second']:,.0f} rows/s, {platform['seconds']:.1f} s, "
+               f"peak {platform['peak_kib'] / 1024:.0f} MiB")
+    title = f"export of {data['rows']:,} masked records / COPY ... TO STDOUT (and peak memory)"
+    if "copy" not in data:
+        return Row("6", title, verdict=f"{subject}; the COPY baseline is not measurable on SQLite")
+    copy = data["copy"]
+    baseline = f"{copy['rows_per_second']:,.0f} rows/s, {copy['seconds']:.1f} s, peak {copy['peak_kib'] / 1024:.0f} MiB"
+    return Row("6", title, subject, baseline, data["ratio"], "none set", f"measured (memory ratio "
+               f"{data['memory_ratio']:.1f}; +{platform['above_start_kib'] / 1024:.0f} MiB over Django's start)", data)
 
 
 # number, title (for rows not yet measurable), the function measuring it
@@ -745,7 +759,8 @@ def _finish(config: Config, run: Run, machine: dict[str, Any], rows: list[Row], 
         "config": {k: v for k, v in vars(config).items() if k not in ("database_url", "redis_url")},
         "figures": [vars(row) for row in rows],
         "phases": {row: [_phase_data(r) for r in results] for row, results in run.phases.items()},
-        "profile": run.extra.get("profile"), "import": run.extra.get("import"),
+        "profile": run.extra.get("profile"), "import": run.extra.get("import"), "export": run.extra.get("export"),
+        "bulk_lookup": run.extra.get("bulk_lookup"),
     }, indent=2, default=str))
     say(f"results: {path.relative_to(BASE_DIR)} ({time.monotonic() - started:.0f} s)")
     return 0
@@ -816,6 +831,8 @@ def main() -> int:
         run.info = run.django_script("bench.prepare")
         if config.only == "import":
             return _finish(config, run, machine, [figure_import(run)], started, say)
+        if config.only == "export":
+            return _finish(config, run, machine, [figure_export(run)], started, say)
 
         gunicorn = [PY, "-m", "gunicorn", "--workers", str(config.workers), "--worker-class", config.server,
                     "--error-logfile", "-", "--log-level", "warning", "--timeout", "30", "--graceful-timeout", "5"]
