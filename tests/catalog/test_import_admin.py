@@ -433,6 +433,7 @@ def test_a_large_file_is_checked_and_loaded_in_the_background(client: Client, he
         return progress
 
     page = client.get(job_url(job)).content.decode()
+    job.refresh_from_db()  # the state after the page was made: still running then means it showed the progress
     if job.state in (ImportState.UPLOADED, ImportState.CHECKING):  # the thread may have finished already
         assert 'id="import-progress"' in page and "import_progress.js" in page
     assert wait_for("checked")["rows"] == 2
