@@ -34,6 +34,11 @@ class EventType(Enum):
     USER_LOGIN_FAILED = "user.login_failed", "user", ("ip",), _(
         "A sign-in failed (wrong password or unknown account); the password is never recorded.")
     USER_LOGGED_OUT = "user.logged_out", "user", ("ip",), _("A person signed out of the admin.")
+    USER_LOCKED_OUT = "user.locked_out", "user", ("ip", "failures"), _(
+        "Sign-ins were locked after repeated failures, for the account tried or the address they came from, until "
+        "the cool-off ends or the platform operator unlocks them.")
+    USER_UNLOCKED = "user.unlocked", "user", ("username", "ip", "cleared"), _(
+        "The platform operator unlocked an account's or an address's sign-ins before the cool-off ended.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(

@@ -6,6 +6,7 @@ tasks run eagerly in-process, nonces kept in the database. ``DATABASE_URL`` swit
 Secrets may be given directly or as a path in ``NAME_FILE``.
 """
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -110,6 +111,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",  # login lockout after repeated failures (see "Logins" below)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -137,7 +139,20 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: answers a locked-out sign-in with the lockout page (django-axes).
+    "axes.middleware.AxesMiddleware",
 ]
+
+# --- Logins: locked after repeated failures, per account and per source address (django-axes) ---
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("LOGIN_LOCKOUT_MINUTES", 30))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one: an account, or an address trying many accounts
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "govplatform.views.login_locked"  # the admin's own page, 429
+AXES_ENABLE_ADMIN = False  # the operator unlocks through the audited service (registry.services.login_unlock)
+AXES_CLIENT_IP_CALLABLE = "registry.services.client_address"
+AXES_VERBOSE = False  # the audit log records every failure and lockout; no second, unaudited trail
 
 ROOT_URLCONF = "govplatform.urls"
 WSGI_APPLICATION = "govplatform.wsgi.application"

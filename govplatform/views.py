@@ -3,8 +3,10 @@
 from typing import Any
 
 from django.conf import settings
+from django.contrib import admin
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -111,3 +113,11 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return _json_error(ErrorCode.INTERNAL_ERROR)
     return defaults.server_error(request)
+
+
+def login_locked(request: HttpRequest, response: Any = None, credentials: Any = None) -> HttpResponse:
+    """django-axes' answer to a locked-out sign-in: the admin's own page (its header, its language chooser),
+    429, saying why and what to do."""
+    context = {**admin.site.each_context(request), "failure_limit": settings.AXES_FAILURE_LIMIT,
+               "title": _("Sign-in locked"), "is_nav_sidebar_enabled": False}
+    return render(request, "registration/locked_out.html", context, status=429)

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
@@ -16,6 +17,7 @@ from .policy import Perm, allows
 from .services import (
     department_change,
     department_register,
+    login_unlock,
     membership_change,
     membership_grant,
     membership_revoke,
@@ -176,3 +178,26 @@ class SystemKeyAdmin(PolicyAdmin):
                 self.message_user(request, f"{key.key_id}: {exc.message}", messages.ERROR)
             else:
                 self.message_user(request, _("%(key)s is revoked.") % {"key": key.key_id}, messages.SUCCESS)
+
+
+@admin.register(AccessAttempt)
+class LockedSignInAdmin(PolicyAdmin):
+    """Sign-ins that failed, by account and address (django-axes): the platform operator unlocks them, audited."""
+
+    view_permission = Perm.LOGIN_UNLOCK
+    list_display = ["username", "ip_address", "failures_since_start", "attempt_time"]
+    search_fields = ["username", "ip_address"]
+    fields = readonly_fields = ("username", "ip_address", "failures_since_start", "attempt_time", "path_info")
+    actions = ["unlock"]
+
+    def has_unlock_permission(self, request: HttpRequest) -> bool:
+        return allows(request.user, Perm.LOGIN_UNLOCK)
+
+    @admin.action(description=gettext_lazy("Unlock the selected accounts and addresses now"), permissions=["unlock"])
+    def unlock(self, request: HttpRequest, queryset: QuerySet[AccessAttempt]) -> None:
+        for attempt in queryset:
+            for kind, value in (("username", attempt.username), ("ip_address", attempt.ip_address)):
+                if value:
+                    login_unlock(actor=request.user, **{kind: value})
+            self.message_user(request, _("%(who)s may sign in again.") % {
+                "who": attempt.username or attempt.ip_address}, messages.SUCCESS)

@@ -11,12 +11,13 @@ class RegistryConfig(AppConfig):
     def ready(self) -> None:
         """Sign-ins happen in Django's own auth code, whose signals are the one way to see them: each
         becomes an audit event through the registry's service (infrastructure wiring, no logic here)."""
+        from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 
         from audit.events import EventType
 
         from .models import Department, System, SystemKey
-        from .services import sign_in_record
+        from .services import login_lockout_record, sign_in_record
         from .versions import bump_on_change
 
         bump_on_change(Department, System, SystemKey)  # what the signed exchange keeps in memory
@@ -35,3 +36,8 @@ class RegistryConfig(AppConfig):
         user_logged_in.connect(logged_in, dispatch_uid="registry.audit_login", weak=False)
         user_logged_out.connect(logged_out, dispatch_uid="registry.audit_logout", weak=False)
         user_login_failed.connect(login_failed, dispatch_uid="registry.audit_login_failed", weak=False)
+
+        def locked_out(sender: Any, request: Any, username: Any = None, ip_address: Any = None, **kwargs: Any) -> None:
+            login_lockout_record(username=str(username or ""), ip_address=str(ip_address or ""))
+
+        user_locked_out.connect(locked_out, dispatch_uid="registry.audit_locked_out", weak=False)

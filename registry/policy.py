@@ -61,6 +61,8 @@ class Perm(StrEnum):
     #: Revoking a grant, effective on the next call: approvers of the providing department.
     GRANT_REVOKE = "grant.revoke"
     AUDIT_READ = "audit.read"
+    #: Sign-ins locked after repeated failures (django-axes): the platform operator sees and unlocks them.
+    LOGIN_UNLOCK = "login.unlock"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ RULES: dict[Perm, Rule] = {
     Perm.PURPOSE_MANAGE: _rule(everywhere=[PlatformRoleName.DATA_AUTHORITY], superuser=True),
     Perm.GRANT_VIEW: _rule(_STAFF, ["consumer__department", "dataset__owner"], _READERS, superuser=True),
     Perm.GRANT_REVOKE: _rule([Role.APPROVER], ["dataset__owner"]),
+    Perm.LOGIN_UNLOCK: _rule(everywhere=[PlatformRoleName.OPERATOR], superuser=True),
     Perm.AUDIT_READ: _rule(everywhere=[Role.AUDITOR], superuser=True),
 }
 

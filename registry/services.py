@@ -7,6 +7,8 @@ the new values. The admin calls these services; nothing saves around them.
 import datetime as dt
 from typing import Any
 
+from axes.utils import reset
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -263,3 +265,31 @@ def sign_in_record(*, action: EventType, username: str, request: HttpRequest | N
     with transaction.atomic():
         event_record(actor=actor, action=action, object_id=username[:128], detail={"ip": ip},
                      outcome=Outcome.OK if known else Outcome.REFUSED, reason="" if known else "login_failed")
+
+
+def client_address(request: HttpRequest) -> str:
+    """The address a sign-in came from, as the lockout counts it (django-axes) and the log records it."""
+    return str(request.META.get("REMOTE_ADDR") or "")[:45]
+
+
+def login_lockout_record(*, username: str, ip_address: str) -> None:
+    """Sign-ins locked after repeated failures, as evidence (the account tried may not exist: anonymous)."""
+    with transaction.atomic():
+        event_record(actor=Actor.anonymous(username), action=EventType.USER_LOCKED_OUT, object_id=username[:128],
+                     outcome=Outcome.REFUSED, reason="locked_out",
+                     detail={"ip": ip_address[:45], "failures": settings.AXES_FAILURE_LIMIT})
+
+
+def login_unlock(*, actor: Any, username: str = "", ip_address: str = "") -> int:
+    """The platform operator unlocks an account or an address before its cool-off ends; audited. Returns how
+    many recorded failures were cleared."""
+    require(actor, Perm.LOGIN_UNLOCK, message=_("Only the platform operator unlocks sign-ins."))
+    if not (username or ip_address):
+        raise PlatformError(ErrorCode.INVALID_INPUT, _("Name the account or the address to unlock."))
+
+    with transaction.atomic():
+        cleared = reset(username=username or None, ip=ip_address or None)
+        event_record(actor=Actor.for_user(actor), action=EventType.USER_UNLOCKED,
+                     object_id=(username or ip_address)[:128],
+                     detail={"username": username, "ip": ip_address, "cleared": cleared})
+    return cleared

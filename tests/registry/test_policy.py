@@ -28,7 +28,7 @@ MODEL_OF = {
     Perm.REQUEST_DECIDE: "exchange.accessrequest", Perm.REQUEST_DECIDE_ESCALATED: "exchange.accessrequest",
     Perm.REQUEST_HAND_OVER: "exchange.accessrequest", Perm.PURPOSE_VIEW: "exchange.purpose",
     Perm.PURPOSE_MANAGE: "exchange.purpose", Perm.GRANT_VIEW: "exchange.grant", Perm.GRANT_REVOKE: "exchange.grant",
-    Perm.AUDIT_READ: "audit.auditevent",
+    Perm.AUDIT_READ: "audit.auditevent", Perm.LOGIN_UNLOCK: "axes.accessattempt",
 }
 
 
