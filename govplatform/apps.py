@@ -12,6 +12,12 @@ class GovPlatformConfig(AppConfig):
     verbose_name = _("Platform")
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import session_stamp
+
+        user_logged_in.connect(session_stamp, dispatch_uid="govplatform.session_stamp", weak=False)
+
         # The embedded default's periodic work (no broker, no beat process): in runserver's serving process only.
         from .embedded_beat import start_if_serving
 

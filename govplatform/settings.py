@@ -138,6 +138,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication and messages: ends a session past its working day or its idle limit.
+    "govplatform.middleware.SessionLimitsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: answers a locked-out sign-in with the lockout page (django-axes).
     "axes.middleware.AxesMiddleware",
@@ -153,6 +155,11 @@ AXES_LOCKOUT_CALLABLE = "govplatform.views.login_locked"  # the admin's own page
 AXES_ENABLE_ADMIN = False  # the operator unlocks through the audited service (registry.services.login_unlock)
 AXES_CLIENT_IP_CALLABLE = "registry.services.client_address"
 AXES_VERBOSE = False  # the audit log records every failure and lockout; no second, unaudited trail
+# Sessions: at most a working day, and ended after this long without activity (govplatform/middleware.py). A
+# password change ends the person's other sessions (Django's session hash); a role change ends all of them.
+SESSION_MAX_HOURS = envint("SESSION_MAX_HOURS", 8)
+SESSION_IDLE_MINUTES = envint("SESSION_IDLE_MINUTES", 30)
+SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
 
 ROOT_URLCONF = "govplatform.urls"
 WSGI_APPLICATION = "govplatform.wsgi.application"

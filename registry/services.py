@@ -10,6 +10,7 @@ from typing import Any
 from axes.utils import reset
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Model
@@ -113,6 +114,20 @@ def _membership_values(membership: Membership) -> dict[str, Any]:
             "role": membership.role}
 
 
+def sessions_end(*, user: Any) -> int:
+    """End every signed-in session of this person (their roles changed: they sign in again under the new ones).
+
+    Sessions live in the database; a person's are found by their decoded user id. Role changes are rare
+    and the admin's sessions few, so reading the unexpired ones is cheap enough and needs no index.
+    """
+    ended = 0
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get("_auth_user_id") == str(user.pk):
+            session.delete()
+            ended += 1
+    return ended
+
+
 def membership_grant(*, actor: Any, user: Any, department: Department, role: str) -> Membership:
     membership = Membership(user=user, department=department, role=role)
     _membership_check(actor, membership)
@@ -120,6 +135,7 @@ def membership_grant(*, actor: Any, user: Any, department: Department, role: str
         _saved(membership)
         event_record(actor=Actor.for_user(actor), action=EventType.MEMBERSHIP_GRANTED,
                      object_id=str(membership.pk), detail=_membership_values(membership))
+        sessions_end(user=user)
     forget_roles(user)
     return membership
 
@@ -137,6 +153,8 @@ def membership_change(*, actor: Any, membership: Membership, user: Any, departme
             _saved(current)
             event_record(actor=Actor.for_user(actor), action=EventType.MEMBERSHIP_CHANGED,
                          object_id=str(current.pk), detail=diff)
+            for person in {membership.user_id: membership.user, user.pk: user}.values():
+                sessions_end(user=person)
     return current
 
 
@@ -150,6 +168,7 @@ def membership_revoke(*, actor: Any, membership: Membership) -> None:
         current.delete()
         event_record(actor=Actor.for_user(actor), action=EventType.MEMBERSHIP_REVOKED, object_id=str(pk),
                      detail=values)
+        sessions_end(user=current.user)
 
 
 # --- Platform-wide roles: the data authority, the operator ---
@@ -161,6 +180,7 @@ def platform_role_grant(*, actor: Any, user: Any, role: str) -> PlatformRole:
         _saved(platform_role)
         event_record(actor=Actor.for_user(actor), action=EventType.PLATFORM_ROLE_GRANTED,
                      object_id=str(platform_role.pk), detail={"user": user.get_username(), "role": role})
+        sessions_end(user=user)
     return platform_role
 
 
@@ -172,6 +192,7 @@ def platform_role_revoke(*, actor: Any, platform_role: PlatformRole) -> None:
         platform_role.delete()
         event_record(actor=Actor.for_user(actor), action=EventType.PLATFORM_ROLE_REVOKED, object_id=str(pk),
                      detail=detail)
+        sessions_end(user=platform_role.user)
 
 
 # --- Systems and their keys ---
