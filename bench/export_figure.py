@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.import_figure import _child as _import_figure_child
-from bench.import_figure import _memory_kib, write_csv
+from bench.import_figure import _memory_kib, bench_dataset, write_csv
 
 
 def _child(args: list[str]) -> tuple[dict[str, Any], int]:
@@ -74,25 +74,15 @@ def measure(rows: int) -> dict[str, Any]:
     import datetime as dt
 
     from django.conf import settings
-    from django.contrib.auth import get_user_model
     from django.utils import timezone
 
     from catalog.imports.services import records_import
-    from catalog.models import Dataset, Record
-    from catalog.services import FieldSpec, dataset_register
+    from catalog.models import Record
     from exchange.models import ExportJob, Grant
     from registry.models import Department, System
 
-    user, _ = get_user_model().objects.get_or_create(username="bench-importer",
-                                                     defaults={"is_staff": True, "is_superuser": True})
-    owner = Department.objects.order_by("pk").first()
-    if owner is None:
-        raise RuntimeError("no department: run demo_setup first")
-    dataset = Dataset.objects.filter(identifier="bench-import").first() or dataset_register(
-        actor=user, owner=owner, identifier="bench-import", title="Bench import", tier="unconditional",
-        personal_data=True, fields=[FieldSpec("citizen_id", "string", "personal", True, True),
-                                    FieldSpec("full_name", "string", "personal"), FieldSpec("vaccine"),
-                                    FieldSpec("dose_date", "date")])
+    dataset, user = bench_dataset()
+    owner = dataset.owner
     served = Record.objects.filter(dataset=dataset, generation=dataset.records_generation, deleted_at__isnull=True)
     if served.count() < rows:
         settings.IMPORT_MAX_UPLOAD_BYTES = 1 << 40

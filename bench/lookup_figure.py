@@ -18,7 +18,6 @@ around the query costs nothing). Prints JSON.
 """
 
 import argparse
-import io
 import json
 import os
 import statistics
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+from bench.profile_read import HOST
 
 
 def main() -> int:
@@ -39,6 +38,7 @@ def main() -> int:
     import orjson
 
     from bench.prepare import prepare_data
+    from bench.profile_read import wsgi_environ
 
     info = prepare_data()  # sets Django up
     from django.db import connection
@@ -66,16 +66,7 @@ def main() -> int:
         message = client.sign_request(client.Message("POST", f"http://{HOST}{path}",
                                                      {"Content-Type": "application/json"}),
                                       private_key=private_key, key_id=info["key_id"], body=body)
-        env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "QUERY_STRING": "", "SERVER_NAME": HOST,
-               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-               "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
-               "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False,
-               "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": HOST}
-        for name, value in message.headers.items():
-            if name.lower() not in ("content-type",):
-                env["HTTP_" + name.upper().replace("-", "_")] = value
-        env["HTTP_HOST"] = HOST
-        return env
+        return wsgi_environ("POST", path, "", message.headers, body)
 
     def call(env: dict[str, Any]) -> int:
         status: list[str] = []

@@ -99,6 +99,24 @@ def _install_timers() -> None:
     database._commit = _timed(round_trips, database._commit)  # type: ignore[method-assign]
 
 
+def wsgi_environ(method: str, path: str, query: str, headers: dict[str, str], body: bytes = b"") -> dict[str, Any]:
+    """A WSGI environ for a request sent straight to the application (no HTTP server): its signed headers as
+    ``HTTP_*``, a JSON body's type and length as WSGI names them."""
+    env = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": HOST,
+           "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
+           "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+           "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False, "REMOTE_ADDR": HOST}
+    for name, value in headers.items():
+        if name.lower() == "content-type":
+            env["CONTENT_TYPE"] = value
+        else:
+            env["HTTP_" + name.upper().replace("-", "_")] = value
+    if body:
+        env["CONTENT_LENGTH"] = str(len(body))
+    env["HTTP_HOST"] = HOST
+    return env
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400)
@@ -121,14 +139,7 @@ def main() -> int:
     def environ() -> dict[str, Any]:
         message = client.sign_request(client.Message("GET", url, {"Accept": "application/json"}),
                                       private_key=private_key, key_id=info["key_id"])
-        env = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": query, "SERVER_NAME": HOST,
-               "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-               "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
-               "wsgi.multithread": False, "wsgi.multiprocess": True, "wsgi.run_once": False}
-        for name, value in message.headers.items():
-            env["HTTP_" + name.upper().replace("-", "_")] = value
-        env["HTTP_HOST"] = HOST
-        return env
+        return wsgi_environ("GET", path, query, message.headers)
 
     def call(env: dict[str, Any]) -> None:
         status: list[str] = []

@@ -36,6 +36,7 @@ from django.utils.translation import gettext as _
 
 from audit.events import EventType
 from audit.services import Actor, event_record, subject_hash
+from catalog.imports.values import value_text
 from catalog.models import Dataset, Record
 from core.errors import ErrorCode, PlatformError
 
@@ -103,7 +104,7 @@ def _enqueue(job_id: int) -> None:
 
 
 def _cell(value: Any) -> str:
-    text = "" if value is None else ("true" if value is True else "false" if value is False else str(value))
+    text = value_text(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
@@ -114,7 +115,7 @@ def _lines(job: ExportJob, terms: Terms, key_served: bool) -> Iterator[tuple[byt
         csv.writer(buffer).writerow((["key"] if key_served else []) + terms.names)
         yield buffer.getvalue().encode(), 0
     rows = _rows(job.dataset, job.grant).order_by("pk").only("pk", "key", "data")
-    buffer, writer, count = io.StringIO(), None, 0
+    buffer, count = io.StringIO(), 0
     writer = csv.writer(buffer)
     for record in rows.iterator(chunk_size=CHUNK):
         values = terms.present(record)

@@ -328,15 +328,15 @@ def records_list(*, request: HttpRequest, dataset_identifier: str) -> ApiResult:
     page = list(rows.order_by("pk")[:limit + 1])
     more, page = len(page) > limit, page[:limit]
     quota_take(caller, terms.grant, len(page))
+    header = terms.header()
     event = caller.record(subjects=subjects_of(terms, page), detail={
-        "fields": terms.names, "filters": sorted(filters), "count": len(page),
-        "masking": terms.header()["masking"]})
+        "fields": terms.names, "filters": sorted(filters), "count": len(page), "masking": header["masking"]})
     # A listed record's key is served only when the grant serves the key field unmasked: a list must not
     # reveal the identifiers a grant withholds (the cursor is the record's position, never its key).
     key_name = terms.key_field.name
     key_served = terms.grant is None or (key_name in terms.grant.allowed_fields and terms.masks[key_name] == "none")
     records = [_record_body(terms, record, record.key if key_served else None) for record in page]
-    return ApiResult(body={**terms.header(), "records": records,
+    return ApiResult(body={**header, "records": records,
                            "next_cursor": _cursor_encode(generation, page[-1].pk) if more else None}, event=event)
 
 
@@ -369,9 +369,10 @@ def records_lookup(*, request: HttpRequest, dataset_identifier: str) -> ApiResul
         dataset=terms.dataset, generation=F("dataset__records_generation"), key__in=keys, deleted_at__isnull=True)
         if terms.visible(record)}
     quota_take(caller, terms.grant, len(found))
+    header = terms.header()
     event = caller.record(subjects=subjects_of(terms, found.values(), keys), detail={
-        "fields": terms.names, "asked": len(keys), "count": len(found), "masking": terms.header()["masking"]})
-    return ApiResult(body={**terms.header(), "records": [_record_body(terms, found[key], key) for key in keys
+        "fields": terms.names, "asked": len(keys), "count": len(found), "masking": header["masking"]})
+    return ApiResult(body={**header, "records": [_record_body(terms, found[key], key) for key in keys
                                                          if key in found],
                            "not_found": [key for key in keys if key not in found]}, event=event)
 

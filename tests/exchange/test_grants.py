@@ -153,6 +153,21 @@ def test_a_revoked_grant_is_not_renewed(grant: Grant, police_clerk: Any, health_
     assert (caught.value.status, caught.value.code) == (409, "grant_ended")
 
 
+def test_an_approved_renewal_keeps_the_grants_pseudonyms_masking_and_rows(grant: Grant, police_clerk: Any,
+                                                                           health_approver: Any) -> None:
+    """The renewal's consumer keeps its pseudonyms (the same salt) and never gets looser terms than it had."""
+    Grant.objects.filter(pk=grant.pk).update(masking={"vaccine": "none", "dose_date": "generalise"},
+                                             row_filter={"vaccine": ["measles"]})
+    grant.refresh_from_db()
+    renewed = access_request_approve(access_request=file(police_clerk, grant.consumer, grant.dataset, renews=grant),
+                                     approver=health_approver)
+    assert renewed.pseudonym_salt == grant.pseudonym_salt
+    assert (renewed.masking["dose_date"], renewed.row_filter) == ("generalise", {"vaccine": ["measles"]})
+    fresh = access_request_approve(access_request=file(police_clerk, grant.consumer, grant.dataset),
+                                   approver=health_approver)
+    assert fresh.pseudonym_salt != grant.pseudonym_salt  # a grant that is not a renewal has its own
+
+
 def test_a_renewal_is_for_the_same_system_and_dataset(grant: Grant, police_clerk: Any, police: Department) -> None:
     other = System.objects.create(department=police, code="police-cad", name="Dispatch")
     with pytest.raises(PlatformError) as caught:
