@@ -16,6 +16,9 @@ install: $(VENV)/.installed
 # Embedded default: SQLite in data/, Celery eager, database nonce store. Idempotent.
 # The catalogue's stable URIs (DCAT-AP) name the address the demo serves.
 demo: export PLATFORM_BASE_URL ?= http://$(HOST)
+# The demo's logins use a password alone (no authenticator app needed to try it); every start says so
+# (system check registry.W001). `make demo TWO_FACTOR_REQUIRED=on` asks for the second factor as production does.
+demo: export TWO_FACTOR_REQUIRED ?= off
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py platform_keygen
@@ -60,3 +63,4 @@ bench-import: install
 # The export benchmark alone (bench/export_figure.py): BENCH_IMPORT_ROWS masked records, 1,000,000 by default.
 bench-export: install
 	BENCH_ONLY=export $(PY) -m bench
+

@@ -39,6 +39,17 @@ class EventType(Enum):
         "the cool-off ends or the platform operator unlocks them.")
     USER_UNLOCKED = "user.unlocked", "user", ("username", "ip", "cleared"), _(
         "The platform operator unlocked an account's or an address's sign-ins before the cool-off ended.")
+    USER_SECOND_FACTOR_ENROLLED = "user.second_factor_enrolled", "user", ("ip", "recovery_codes"), _(
+        "A person enrolled an authenticator app as their second factor and received new recovery codes (never "
+        "recorded).")
+    USER_SECOND_FACTOR_PASSED = "user.second_factor_passed", "user", ("ip", "method", "remaining"), _(
+        "A person passed the second factor after their password, with the authenticator or a recovery code "
+        "(then how many codes remain).")
+    USER_SECOND_FACTOR_FAILED = "user.second_factor_failed", "user", ("ip", "method"), _(
+        "A wrong second-factor code, at sign-in or when enrolling; the code is never recorded.")
+    USER_SECOND_FACTOR_RESET = "user.second_factor_reset", "user", ("username",), _(
+        "The platform operator removed a person's authenticator and recovery codes; they enrol again at their next "
+        "sign-in, and their sessions ended.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(

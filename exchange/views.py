@@ -1,6 +1,7 @@
 """The systems' API. Thin: parse, call one service, render; every answer is signed and audited."""
 
 import base64
+import functools
 from typing import Any
 
 from django.http import FileResponse, HttpRequest
@@ -126,13 +127,13 @@ _FIELDS = serializers.DictField(child=serializers.JSONField(allow_null=True),
                                 help_text=_("The served fields, masked as the grant says."))
 _MASKING = serializers.DictField(child=serializers.CharField(), help_text=_(
     "The fields served masked, and how: partial, generalise, pseudonym or redact."))
+@functools.cache  # one component, however many answers carry it
 def _records() -> Any:
     return inline_serializer("ServedRecord", {
         "key": serializers.CharField(allow_null=True, help_text=_(
             "The record's key; in a list, null unless the grant serves the key field unmasked.")),
         "version": serializers.IntegerField(), "updated_at": serializers.DateTimeField(),
-        "fields": serializers.DictField(child=serializers.JSONField(allow_null=True),
-                                        help_text=_("The served fields, masked as the grant says.")),
+        "fields": _FIELDS,
     }, many=True)
 
 
@@ -383,6 +384,7 @@ EXPORT_DOWNLOAD_ERRORS = (ErrorCode.EXPORT_LINK_INVALID, ErrorCode.EXPORT_GONE, 
                           ErrorCode.INTERNAL_ERROR, ErrorCode.AUDIT_UNAVAILABLE, ErrorCode.SIGNING_KEY_UNAVAILABLE)
 
 
+@functools.cache  # one component, however many answers carry it
 def _export_status() -> Any:
     return inline_serializer("ExportStatus", {
         "id": serializers.UUIDField(), "dataset": serializers.CharField(),

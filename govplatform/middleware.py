@@ -12,7 +12,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+
+from registry.second_factor import authenticator, second_factor_required
 
 STARTED, SEEN = "session_started_at", "session_seen_at"
 #: The last-use stamp is written at most this often (a database write per request would be waste).
@@ -43,6 +48,25 @@ class SessionLimitsMiddleware:
                     session[STARTED] = now
                 if seen is None or now - seen >= SEEN_RESOLUTION_SECONDS:
                     session[SEEN] = now
+        return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """Until a person who must pass a second factor has passed it, every admin page sends them to enrol an
+    authenticator (the first time) or to type its code; only signing out, the sign-in page and those two
+    pages stay open. After ``django_otp.middleware.OTPMiddleware``, which says whether they passed."""
+
+    OPEN = ("/admin/second-factor/", "/admin/logout/", "/admin/login/", "/admin/jsi18n/")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/admin/") and not request.path.startswith(self.OPEN):
+            user = request.user
+            if second_factor_required(user) and not user.is_verified():  # type: ignore[union-attr]
+                page = "second-factor-verify" if authenticator(user) is not None else "second-factor-enrol"
+                return redirect(f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}")
         return self.get_response(request)
 
 

@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -107,10 +108,39 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# TLS deployments (README, "In production"): redirect plain HTTP, and tell browsers to use HTTPS only.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # a load balancer's probe may speak plain HTTP to the app
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# A strict Content Security Policy on every page, the admin and the API (django-csp): scripts, styles,
+# fonts and images only from the platform itself, never inline (no 'unsafe-inline' anywhere); no
+# plugins, no framing, forms post only to the platform. Swagger UI's icons are data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    },
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    "csp",
+    "django_otp",  # second factor (TOTP) for approvers, auditors, department admins, platform roles
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",  # recovery codes
     "axes",  # login lockout after repeated failures (see "Logins" below)
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -137,10 +167,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # whether the person passed their second factor (user.is_verified)
     "django.contrib.messages.middleware.MessageMiddleware",
     # After authentication and messages: ends a session past its working day or its idle limit.
     "govplatform.middleware.SessionLimitsMiddleware",
+    # Then: the people who need a second factor pass it before any other admin page (registry/second_factor.py).
+    "govplatform.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",  # the Content-Security-Policy header on every response
     # Last: answers a locked-out sign-in with the lockout page (django-axes).
     "axes.middleware.AxesMiddleware",
 ]
@@ -157,6 +191,12 @@ AXES_CLIENT_IP_CALLABLE = "registry.services.client_address"
 AXES_VERBOSE = False  # the audit log records every failure and lockout; no second, unaudited trail
 # Sessions: at most a working day, and ended after this long without activity (govplatform/middleware.py). A
 # password change ends the person's other sessions (Django's session hash); a role change ends all of them.
+# --- A second factor (TOTP) for approvers, auditors, department admins and the platform roles (django-otp) ---
+# Off only for a demo (make demo switches it off, and every start says so: system check registry.W001).
+TWO_FACTOR_REQUIRED = envbool("TWO_FACTOR_REQUIRED", True)
+OTP_TOTP_ISSUER = env("TWO_FACTOR_ISSUER", "政务数据共享平台")  # the entry's name in the authenticator app
+OTP_TOTP_THROTTLE_FACTOR = OTP_STATIC_THROTTLE_FACTOR = 1  # each wrong code doubles the wait: 1 s, 2 s, 4 s...
+
 SESSION_MAX_HOURS = envint("SESSION_MAX_HOURS", 8)
 SESSION_IDLE_MINUTES = envint("SESSION_IDLE_MINUTES", 30)
 SESSION_COOKIE_AGE = SESSION_MAX_HOURS * 3600
@@ -341,6 +381,7 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"ExportFormatEnum": ["csv", "jsonl"]},
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from .second_factor_views import second_factor_enrol, second_factor_verify
 from .views import HealthApi, PlatformKeyApi
 
 handler404 = "govplatform.views.not_found"
@@ -17,6 +18,9 @@ admin.site.site_url = "/"  # "View site": the platform's home page (the public c
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language chooser posts here
+    # Before the admin's own URLs, whose catch-all would answer them.
+    path("admin/second-factor/", second_factor_enrol, name="second-factor-enrol"),
+    path("admin/second-factor/verify/", second_factor_verify, name="second-factor-verify"),
     path("admin/", admin.site.urls),
     path("healthz", HealthApi.as_view(), name="healthz"),
     path("api/v1/platform-key", PlatformKeyApi.as_view(), name="platform-key"),
@@ -24,5 +28,10 @@ urlpatterns = [
     path("api/v1/catalog/", include("catalog.api_urls")),
     path("api/v1/", include("exchange.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Its script served apart and its page free of inline styles, under the strict Content Security Policy.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="govplatform/api_docs.html"),
+        name="api-docs",
+    ),
 ]

@@ -8,12 +8,15 @@ from django.db.models import ForeignKey, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.errors import PlatformError
 
 from .admin_base import PolicyAdmin, ReadOnlyInline, limit_to_departments
-from .models import Department, Membership, PlatformRole, Role, System, SystemKey
+from .models import Department, Membership, PlatformRole, Role, SecondFactor, System, SystemKey
 from .policy import Perm, allows
+from .second_factor import second_factor_reset
 from .services import (
     department_change,
     department_register,
@@ -201,3 +204,56 @@ class LockedSignInAdmin(PolicyAdmin):
                     login_unlock(actor=request.user, **{kind: value})
             self.message_user(request, _("%(who)s may sign in again.") % {
                 "who": attempt.username or attempt.ip_address}, messages.SUCCESS)
+
+
+# django-otp's own admin pages would show the authenticators' secrets and the recovery codes: not offered.
+for _device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device):
+        admin.site.unregister(_device)
+
+
+@admin.register(SecondFactor)
+class SecondFactorAdmin(PolicyAdmin):
+    """People's authenticators, without their secrets: the platform operator resets one (a lost phone, no
+    recovery codes left), audited; the person enrols again at their next sign-in."""
+
+    view_permission = Perm.SECOND_FACTOR_RESET
+    list_display = ["person", "set_up", "enrolled_at", "last_used", "wrong_codes"]
+    list_display_links = ["person"]
+    search_fields = ["user__username"]
+    fields = readonly_fields = ("person", "set_up", "enrolled_at", "last_used", "wrong_codes")
+    actions = ["reset"]
+
+    # django-otp names its fields in English only: the columns are named here, in the platform's languages.
+    @admin.display(description=gettext_lazy("person"), ordering="user__username")
+    def person(self, obj: SecondFactor) -> str:
+        return str(obj.user)
+
+    @admin.display(description=gettext_lazy("set up"), boolean=True)
+    def set_up(self, obj: SecondFactor) -> bool:
+        return obj.confirmed
+
+    @admin.display(description=gettext_lazy("enrolled at"), ordering="created_at")
+    def enrolled_at(self, obj: SecondFactor) -> Any:
+        return obj.created_at
+
+    @admin.display(description=gettext_lazy("last used at"), ordering="last_used_at")
+    def last_used(self, obj: SecondFactor) -> Any:
+        return obj.last_used_at
+
+    @admin.display(description=gettext_lazy("wrong codes in a row"))
+    def wrong_codes(self, obj: SecondFactor) -> int:
+        return obj.throttling_failure_count
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SecondFactor]:
+        return super().get_queryset(request).select_related("user")
+
+    def has_reset_permission(self, request: HttpRequest) -> bool:
+        return allows(request.user, Perm.SECOND_FACTOR_RESET)
+
+    @admin.action(description=gettext_lazy("Reset the selected people's second factor"), permissions=["reset"])
+    def reset(self, request: HttpRequest, queryset: QuerySet[SecondFactor]) -> None:
+        for device in queryset:
+            second_factor_reset(actor=request.user, user=device.user)
+            self.message_user(request, _("%(who)s enrols a new authenticator at the next sign-in.") % {
+                "who": device.user}, messages.SUCCESS)

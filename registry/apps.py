@@ -13,13 +13,16 @@ class RegistryConfig(AppConfig):
         becomes an audit event through the registry's service (infrastructure wiring, no logic here)."""
         from axes.signals import user_locked_out
         from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+        from django.core.checks import register
 
         from audit.events import EventType
 
+        from .checks import second_factor_check
         from .models import Department, System, SystemKey
         from .services import login_lockout_record, sign_in_record
         from .versions import bump_on_change
 
+        register(second_factor_check, "security", deploy=False)
         bump_on_change(Department, System, SystemKey)  # what the signed exchange keeps in memory
 
         def logged_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

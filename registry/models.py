@@ -10,6 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.crypto import load_ed25519_public_key
 
@@ -208,3 +209,12 @@ class AccessVersion(models.Model):
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+class SecondFactor(TOTPDevice):
+    """A person's authenticator (django-otp's TOTP device), as the platform operator sees it to reset it."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("second factor")
+        verbose_name_plural = _("second factors")

@@ -63,6 +63,8 @@ class Perm(StrEnum):
     AUDIT_READ = "audit.read"
     #: Sign-ins locked after repeated failures (django-axes): the platform operator sees and unlocks them.
     LOGIN_UNLOCK = "login.unlock"
+    #: A person's second factor removed (a lost phone, no recovery codes left): the platform operator.
+    SECOND_FACTOR_RESET = "second_factor.reset"
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,7 @@ RULES: dict[Perm, Rule] = {
     Perm.GRANT_VIEW: _rule(_STAFF, ["consumer__department", "dataset__owner"], _READERS, superuser=True),
     Perm.GRANT_REVOKE: _rule([Role.APPROVER], ["dataset__owner"]),
     Perm.LOGIN_UNLOCK: _rule(everywhere=[PlatformRoleName.OPERATOR], superuser=True),
+    Perm.SECOND_FACTOR_RESET: _rule(everywhere=[PlatformRoleName.OPERATOR], superuser=True),
     Perm.AUDIT_READ: _rule(everywhere=[Role.AUDITOR], superuser=True),
 }
 

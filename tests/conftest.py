@@ -91,6 +91,22 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _password_alone_unless_a_test_asks(settings: Any) -> None:
+    """Most tests sign people in with force_login and are about other things; the second factor's own tests
+    (tests/registry/test_second_factor.py) turn the platform's default back on with ``second_factor``."""
+    settings.TWO_FACTOR_REQUIRED = False
+
+
+@pytest.fixture
+def second_factor(settings: Any) -> bool:
+    """The platform's default: approvers, auditors, department admins and platform roles need a second factor."""
+    from govplatform import settings as platform_settings
+
+    settings.TWO_FACTOR_REQUIRED = platform_settings.TWO_FACTOR_REQUIRED
+    return settings.TWO_FACTOR_REQUIRED
+
+
+@pytest.fixture(autouse=True)
 def _english_unless_a_test_asks(settings: Any) -> Iterator[None]:
     """Tests assert the English source strings; the ones about languages restore the platform's default
     (Simplified Chinese) with the ``platform_language`` fixture."""

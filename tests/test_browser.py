@@ -9,6 +9,7 @@ Without Playwright or /usr/bin/chromium (or a CJK font, without which the Chines
 boxes) the module is skipped, unless REQUIRE_BROWSER_TESTS=1 (CI sets it), which makes that a failure.
 """
 
+import base64
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django_otp.oath import TOTP
 
 from audit.sequencer import log_sequence
 from catalog.models import Dataset
@@ -89,12 +91,13 @@ class BrowserThread:
         def body() -> None:
             contexts = []
 
-            def start(person: str) -> Walker:
+            def start(person: str, *, sign_in: bool = True) -> Walker:
                 context = self._browser.new_context(extra_http_headers={"Accept-Language": "*"},
                                                     viewport={"width": 1280, "height": 800})
                 contexts.append(context)
                 walker = Walker(context.new_page(), base_url, screenshots, person)
-                walker.log_in()
+                if sign_in:
+                    walker.log_in()
                 return walker
 
             try:
@@ -144,6 +147,7 @@ class Walker:
         self.page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
 
     def _console(self, message: "ConsoleMessage") -> None:
+        """Console errors, which include everything the Content Security Policy refused to run or apply."""
         url = message.location.get("url", "")
         # Chromium asks every site for /favicon.ico on its own; the platform has none, which is no page's error.
         if message.type == "error" and not url.endswith("/favicon.ico"):
@@ -160,11 +164,12 @@ class Walker:
             self.page.click('#login-form [type="submit"]')
         assert self.page.url == f"{self.base_url}/admin/", f"{self.person} could not log in: {self.page.url}"
 
-    def visit(self, path: str, name: str, expected: list[str], *, language: str = "zh-hans") -> None:
+    def visit(self, path: str, name: str, expected: list[str], *, language: str = "zh-hans",
+              header: list[str] | None = None) -> None:
         response = self.page.goto(f"{self.base_url}{path}")
         assert response is not None, path
         assert response.status == 200, f"{self.person} {path}: HTTP {response.status}"
-        self.check(name, language, expected)
+        self.check(name, language, expected, header)
 
     def check(self, name: str, language: str, expected: list[str], header: list[str] | None = None) -> None:
         path = self.page.url.removeprefix(self.base_url)
@@ -248,5 +253,63 @@ def test_the_language_chooser_switches_to_english_and_it_stays(
 
         clerk.visit(f"/admin/catalog/dataset/{dataset}/import/", "import", [], language="en")
         clerk.visit("/admin/catalog/dataset/", "datasets", ["Add"], language="en")
+
+    browser.walk(live_server.url, screenshots, steps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_public_pages_and_the_api_docs_work_under_the_content_security_policy(
+    platform_language: str, vaccinations: Dataset, browser: BrowserThread, live_server: Any, screenshots: Path
+) -> None:
+    """Styled and scripted from files only: a style or script the policy refused would be a console error."""
+
+    def steps(start: Callable[[str], Walker]) -> None:
+        visitor = start("visitor", sign_in=False)  # type: ignore[call-arg]
+        visitor.visit("/", "home", ["数据资源目录"], header=[])
+        assert visitor.page.eval_on_selector("header", "h => getComputedStyle(h).display") == "flex", \
+            "the home page's style sheet applies"
+        visitor.visit("/catalog/", "catalogue", [], header=[])
+        visitor.visit("/admin/login/", "login", ["用户名", "密码"], header=[])
+        assert visitor.page.eval_on_selector("#language-chooser", "f => getComputedStyle(f).marginLeft") == "12px"
+
+        response = visitor.page.goto(f"{visitor.base_url}/api/docs/")
+        assert response is not None and response.status == 200
+        visitor.page.wait_for_selector("#swagger-ui .info .title", timeout=30_000)  # the split script ran
+        visitor.page.screenshot(path=str(visitor.screenshots / "visitor-api-docs.png"))
+        assert not visitor.console_errors, visitor.console_errors
+
+    browser.walk(live_server.url, screenshots, steps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approver_sets_up_an_authenticator_at_the_first_sign_in(
+    platform_language: str, second_factor: bool, health_approver: Any, browser: BrowserThread, live_server: Any,
+    screenshots: Path
+) -> None:
+    """From the password to the QR code, the app's code (computed here from the key the page shows, as the
+    app would) and the recovery codes, then the admin."""
+    assert second_factor
+
+    def steps(start: Callable[[str], Walker]) -> None:
+        approver = start("health-approver", sign_in=False)  # type: ignore[call-arg]
+        page = approver.page
+        page.goto(f"{approver.base_url}/admin/login/?next=/admin/")
+        page.fill("#id_username", "health-approver")
+        page.fill("#id_password", PASSWORD)
+        with page.expect_navigation():
+            page.click('#login-form [type="submit"]')
+        assert page.url.startswith(f"{approver.base_url}/admin/second-factor/?next="), page.url
+        approver.check("second-factor-enrol", "zh-hans", ["身份验证器", "恢复码"])
+        assert page.eval_on_selector("#second-factor-qr", "img => img.naturalWidth") > 0, "the QR code shows"
+        key = base64.b32decode(page.inner_text("#second-factor-secret").replace(" ", ""))
+        page.fill("#id_code", f"{TOTP(key).token():06d}")
+        with page.expect_navigation():
+            page.click('.second-factor [type="submit"]')
+        approver.check("second-factor-recovery-codes", "zh-hans", ["恢复码"])
+        assert len(page.locator("#recovery-codes code").all_inner_texts()) == 10
+        with page.expect_navigation():
+            page.click(".second-factor a.button")
+        assert page.url == f"{approver.base_url}/admin/"
+        approver.check("admin-home", "zh-hans", [])
 
     browser.walk(live_server.url, screenshots, steps)

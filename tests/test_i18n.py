@@ -57,6 +57,8 @@ def _model_strings() -> Iterator[tuple[str, Any]]:
             name = opts.label
             yield f"{name} verbose_name", opts.verbose_name
             yield f"{name} verbose_name_plural", opts.verbose_name_plural
+            if opts.proxy and opts.concrete_model._meta.app_label not in OUR_APPS:
+                continue  # another package's fields (registry.SecondFactor: django-otp's); its admin names them
             for model_field in opts.get_fields():
                 if not isinstance(model_field, models.Field) or model_field.auto_created:
                     continue  # reverse relations and the automatic id are not ours to name

@@ -29,6 +29,7 @@ MODEL_OF = {
     Perm.REQUEST_HAND_OVER: "exchange.accessrequest", Perm.PURPOSE_VIEW: "exchange.purpose",
     Perm.PURPOSE_MANAGE: "exchange.purpose", Perm.GRANT_VIEW: "exchange.grant", Perm.GRANT_REVOKE: "exchange.grant",
     Perm.AUDIT_READ: "audit.auditevent", Perm.LOGIN_UNLOCK: "axes.accessattempt",
+    Perm.SECOND_FACTOR_RESET: "registry.secondfactor",
 }
 
 

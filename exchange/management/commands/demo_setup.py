@@ -345,6 +345,12 @@ class Command(BaseCommand):
             label = ", ".join([*(f"{role} of {dept}" for role in roles),
                                *(PLATFORM_ROLE_LABELS.get(role, role) for role in platform_roles)])
             out(f"  {username:<18} {self.passwords[username]:<18} {label}")
+        if settings.TWO_FACTOR_REQUIRED:
+            out("  Second factor: on. Approvers, auditors, department admins, the platform roles and admin set up an "
+                "authenticator app (TOTP) at their first sign-in.")
+        else:
+            out("  Second factor: OFF for this demo (TWO_FACTOR_REQUIRED=off), so a password alone signs in; in "
+                "production approvers, auditors, department admins and the platform roles need an authenticator app.")
         backend = settings.EMAIL_BACKEND.rsplit(".", 2)[-2]
         out(f"  Everyone's notifications are in their inbox (Messages, in the header); from now on they are also "
             f"emailed to <username>@{EMAIL_DOMAIN} ({backend} email backend"
