@@ -196,23 +196,25 @@ def terms_for(caller: Caller, dataset_identifier: str, *, grant: Any, fields: li
 def quota_take(caller: Caller, grant: Grant | None, count: int) -> None:
     """Count ``count`` records against the grant's daily quota, or refuse (429, Retry-After: midnight).
 
-    One conditional UPDATE (or the day's first INSERT), so two processes can never both take the last
-    records of the quota.
+    One conditional UPDATE (or the day's first INSERT, and the UPDATE again when another call's INSERT came
+    first), so two processes can never both take the last records of the quota, and the day's first calls
+    arriving together are all counted, none refused.
     """
     if grant is None or grant.daily_quota is None or count == 0:
         return
     day = local_today()
     quota = grant.daily_quota
     if count <= quota:
-        if GrantDailyUsage.objects.filter(grant_id=grant.pk, day=day, records__lte=quota - count).update(
-                records=F("records") + count):
+        room = GrantDailyUsage.objects.filter(grant_id=grant.pk, day=day, records__lte=quota - count)
+        if room.update(records=F("records") + count):
             return
         try:
             with one_statement():
                 GrantDailyUsage.objects.create(grant_id=grant.pk, day=day, records=count)
             return
-        except IntegrityError:  # the day's row exists: the update above found no room in it
-            pass
+        except IntegrityError:  # another call made the day's row between the two: count in it, if there is room
+            if room.update(records=F("records") + count):
+                return
     used = GrantDailyUsage.objects.filter(grant_id=grant.pk, day=day).values_list("records", flat=True).first() or 0
     raise caller.refuse(ErrorCode.QUOTA_EXCEEDED, _(
         "Grant %(grant)s allows %(quota)d records a day; %(left)d are left today and this call needs %(count)d.") % {

@@ -1,10 +1,15 @@
 """The systems' API reads: my grants, a page of records, a bulk lookup, open data, quotas, masking, row filters."""
 
 import datetime as dt
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib import request as urllib_request
+from urllib.error import HTTPError
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -12,9 +17,9 @@ from audit.models import AuditEvent
 from audit.services import subject_hash
 from catalog.models import Dataset, Field, FieldType, Record, Sensitivity, Tier
 from exchange.gateway import seconds_to_midnight
-from exchange.models import Grant
+from exchange.models import Grant, GrantDailyUsage
 from registry.models import SystemKey
-from tests.conftest import POLICE_KEY_ID, RECORD_KEY, record_path, signed_post
+from tests.conftest import POLICE_KEY_ID, RECORD_KEY, record_path, signed_headers, signed_post
 from tests.exchange.test_record_read import assert_refused, assert_signed_by_platform
 
 pytestmark = pytest.mark.django_db
@@ -273,3 +278,31 @@ def test_open_data_with_a_bad_signature_is_still_refused(signed_get: Any, police
 
 def test_shared_data_unsigned_is_refused_and_counted(client: Client, police_grant: Grant) -> None:
     assert_refused(client.get(list_path()), 401, "signature_missing")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_days_first_reads_arriving_together_are_all_counted_and_none_refused(
+    live_server: Any, police_grant: Grant, police_key: SystemKey, police_private_key: Ed25519PrivateKey
+) -> None:
+    """Seen under load (make bench-load): two first reads of the day both found no usage row, both tried to
+    make it, and the one that lost was refused 429 with the quota nearly untouched."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: the day's first reads cannot race there")
+    Grant.objects.filter(pk=police_grant.pk).update(daily_quota=1000)
+    url = f"{live_server.url}{record_path()}"
+    callers = 12
+    together = threading.Barrier(callers)
+
+    def read(_: int) -> int:
+        headers = signed_headers(url, police_private_key)
+        together.wait(timeout=30)
+        try:
+            with urllib_request.urlopen(urllib_request.Request(url, headers=headers), timeout=30) as answer:  # noqa: S310
+                return int(answer.status)
+        except HTTPError as refused:
+            return refused.code
+
+    with ThreadPoolExecutor(callers) as pool:
+        statuses = list(pool.map(read, range(callers)))
+    assert statuses == [200] * callers
+    assert GrantDailyUsage.objects.get(grant=police_grant).records == callers
