@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install demo test lint schema docs messages clean-demo bench bench-import bench-export
+.PHONY: install demo test lint schema docs messages clean-demo bench bench-import bench-export bench-load
 
 $(VENV)/.installed: requirements.lock requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
@@ -64,3 +64,8 @@ bench-import: install
 bench-export: install
 	BENCH_ONLY=export $(PY) -m bench
 
+# The load run (bench/load_run.py): ten times the demo's expected traffic for ten minutes on PostgreSQL, Redis,
+# gunicorn and a Celery worker, a mix of good, refused and unsigned calls (Locust); memory, the sequencer's
+# backlog and audit_verify judged. Needs DATABASE_URL and REDIS_URL; BENCH_LOAD_SECONDS shortens it (CI: 60).
+bench-load: install
+	$(PY) -m bench.load_run

@@ -214,7 +214,8 @@ def request_verify(request: HttpRequest, *, version: int | None = None) -> Verif
             "min": NONCE_MIN, "max": NONCE_MAX})
     assert resolver.key is not None
     ttl = settings.SIGNATURE_MAX_AGE_SECONDS + 2 * settings.SIGNATURE_CLOCK_SKEW_SECONDS
-    if not nonce_claim(key_id=resolver.key.key_id, nonce=nonce, ttl_seconds=ttl):
+    if not nonce_claim(key_id=resolver.key.key_id, nonce=nonce, ttl_seconds=ttl,
+                       created=int(result.parameters["created"])):
         raise refused(ErrorCode.REPLAYED)
     return VerifiedRequest(key=resolver.key, label=result.label, nonce=nonce, signature_digest=digest)
 

@@ -2,15 +2,25 @@
 
 Redis (``SET NX EX``) when ``NONCE_STORE=redis``, otherwise a unique row in the database. Either way
 the claim is atomic, and a store that cannot be written refuses the request (fail closed).
+
+A Redis that restarts without its data forgets the nonces it saw, and a request captured before could be
+replayed while its signature is still young. So Redis also keeps the moment its memory began (its
+*epoch*: a key without expiry which, when missing, is set to the Redis server's start time), and
+signatures created before the epoch plus the allowed clock skew are refused (503: sign again). After a
+restart that lost the data, for that skew (30 s by default), nothing is accepted: fail closed rather
+than twice. A new deployment on a Redis that has run for a while refuses nothing. (Emptying the nonce
+database by hand, without a restart, is not detected: don't.)
 """
 
 import datetime as dt
+import time
 from functools import lru_cache
 
 import redis
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from core.db import one_statement
 from core.errors import ErrorCode, PlatformError
@@ -18,6 +28,7 @@ from core.errors import ErrorCode, PlatformError
 from .models import UsedNonce
 
 PURGE_EVERY = 500
+EPOCH_KEY = "nonce:epoch"
 
 
 @lru_cache(maxsize=1)
@@ -25,11 +36,25 @@ def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int) -> bool:
-    """Record the nonce; False if this key already used it. PlatformError 503 if the store fails."""
+def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int, created: int | None = None) -> bool:
+    """Record the nonce; False if this key already used it. PlatformError 503 if the store fails, or if
+    Redis started afresh after the signature was ``created`` (it may have seen the nonce before)."""
     try:
         if settings.NONCE_STORE == "redis":
-            return bool(redis_client().set(f"nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl_seconds))
+            client = redis_client()
+            epoch, claimed = client.pipeline(transaction=True).get(EPOCH_KEY).set(
+                f"nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl_seconds).execute()
+            if epoch is None:  # a Redis that never had the key, or lost it: its memory began when it started
+                started = int(time.time()) - int(client.info("server")["uptime_in_seconds"])
+                client.set(EPOCH_KEY, started, nx=True)
+                epoch = client.get(EPOCH_KEY)
+            trusted_from = int(epoch) + settings.SIGNATURE_CLOCK_SKEW_SECONDS
+            if created is not None and created < trusted_from:
+                raise PlatformError(ErrorCode.NONCE_STORE_UNAVAILABLE, _(
+                    "The replay-protection store started afresh and may have forgotten this signature's nonce: "
+                    "signatures created before %(time)s are refused. Sign the request again after that time.") % {
+                        "time": dt.datetime.fromtimestamp(trusted_from, dt.UTC).isoformat()})
+            return bool(claimed)
         try:
             with one_statement():
                 row = UsedNonce.objects.create(

@@ -135,3 +135,16 @@ def test_a_secret_file_that_cannot_be_read_is_refused_by_name(monkeypatch: pytes
     monkeypatch.setenv("SOME_SECRET_FILE", str(tmp_path / "empty"))
     with pytest.raises(ImproperlyConfigured, match=r"SOME_SECRET_FILE=.* is empty"):
         env_secret("SOME_SECRET")
+
+
+def test_every_environment_variable_the_settings_read_is_in_the_readme() -> None:
+    """The README's tables are the deployment's manual: a variable read but not written there is a secret knob."""
+    import re
+
+    from django.conf import settings
+
+    source = (settings.BASE_DIR / "govplatform" / "settings.py").read_text(encoding="utf-8")
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    read = set(re.findall(r'\benv(?:bool|int|list|choice|_secret)?\("([A-Z][A-Z0-9_]+)"', source))
+    assert len(read) > 30, "the pattern finds the settings' variables"
+    assert sorted(name for name in read if f"`{name}" not in readme) == []
