@@ -42,8 +42,10 @@ def nonce_claim(*, key_id: str, nonce: str, ttl_seconds: int, created: int | Non
     try:
         if settings.NONCE_STORE == "redis":
             client = redis_client()
-            epoch, claimed = client.pipeline(transaction=True).get(EPOCH_KEY).set(
-                f"nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl_seconds).execute()
+            pipe = client.pipeline(transaction=True)
+            pipe.get(EPOCH_KEY)
+            pipe.set(f"nonce:{key_id}:{nonce}", 1, nx=True, ex=ttl_seconds)
+            epoch, claimed = pipe.execute()
             if epoch is None:  # a Redis that never had the key, or lost it: its memory began when it started
                 started = int(time.time()) - int(client.info("server")["uptime_in_seconds"])
                 client.set(EPOCH_KEY, started, nx=True)
