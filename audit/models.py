@@ -118,6 +118,28 @@ class LogLeaf(models.Model):
         return gettext("leaf %(index)s") % {"index": self.index}
 
 
+class TreeNode(models.Model):
+    """The hash of one perfect subtree of the log's Merkle tree, written by the sequencer as the tree grows.
+
+    Level 0 is the leaves; a node at level L and index i covers the leaves i*2**L to (i+1)*2**L - 1. Any
+    inclusion or consistency proof is made of O(log n) of them, read in one query. They are hashes only
+    and reveal nothing about the events.
+    """
+
+    level = models.PositiveSmallIntegerField(verbose_name=_("level"),
+                                             help_text=_("The subtree's height: 0 for a leaf."))
+    index = models.BigIntegerField(verbose_name=_("index"), help_text=_("The subtree's position in its level."))
+    hash = models.CharField(max_length=64, verbose_name=_("hash"), help_text=_("The subtree's hash, hex."))
+
+    class Meta:
+        verbose_name = _("tree node")
+        verbose_name_plural = _("tree nodes")
+        constraints = [models.UniqueConstraint(fields=["level", "index"], name="treenode_level_index")]
+
+    def __str__(self) -> str:
+        return f"{self.level}/{self.index}"
+
+
 class LogState(models.Model):
     """The tree's current size and compact range (one row). Locked by the sequencer."""
 

@@ -70,6 +70,8 @@ class ErrorCode(StrEnum):
                                           "detail says what to fix.")
     BAD_LIMIT = "bad_limit", 400, _("limit is a whole number from 1 to the maximum the message names.")
     BAD_CURSOR = "bad_cursor", 400, _("after is the next_cursor of the previous page, unchanged.")
+    PROOF_SIZE = "proof_size", 400, _("The tree sizes of a proof must be whole numbers from 1 to the log's current "
+                                      "size, the first no larger than the second.")
     FILTER_NOT_ALLOWED = "filter_not_allowed", 400, _("Filter only on fields your grant allows unmasked; the "
                                                       "message lists them.")
     BATCH_TOO_LARGE = "batch_too_large", 400, _("A batch holds from 1 to 1,000 operations.")
@@ -110,6 +112,8 @@ class ErrorCode(StrEnum):
     DATASET_NOT_FOUND = "dataset_not_found", 404, _("No published dataset has this identifier.")
     EXPORT_NOT_FOUND = "export_not_found", 404, _("You have no export with this id.")
     RECORD_NOT_FOUND = "record_not_found", 404, _("No record has this key.")
+    LEAF_NOT_FOUND = "leaf_not_found", 404, _("No sequenced event of the audit log has this leaf hash or index.")
+    NO_CHECKPOINT = "no_checkpoint", 404, _("The audit log has no signed checkpoint yet.")
     # --- Method (405) ---
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("This address does not accept this HTTP method.")
     # --- Accept header (406) ---

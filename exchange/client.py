@@ -1,7 +1,8 @@
 """A small client for consumer systems: keys, every call of the systems' API, verified answers, receipts.
 
-Depends only on ``cryptography``, ``http-message-signatures`` (with its ``http-sf``) and the standard
-library (no Django), so a consumer can copy this one file. ``PlatformClient`` makes each call (grants,
+Depends only on ``cryptography``, ``http-message-signatures`` (with its ``http-sf``), the standard library and
+the platform's two proof modules ``audit/merkle.py`` and ``audit/notes.py`` (standard library and
+``cryptography``; no Django), so a consumer can copy these three files. ``PlatformClient`` makes each call (grants,
 read, records, lookup, push, export); ``receipt_make`` and ``receipt_verify`` keep a signed answer and
 check it later, offline. As a CLI (``--help`` on each command)::
 
@@ -10,6 +11,7 @@ check it later, offline. As a CLI (``--help`` on each command)::
         --platform-key platform-signing-key.pub.pem
     python -m exchange.client read vaccination-records 110101199003070011 --fields vaccine ... --receipt r.json
     python -m exchange.client verify-receipt r.json --platform-key platform-signing-key.pub.pem
+    python -m exchange.client prove r.json --platform-key platform-signing-key.pub.pem
 
 The private key never leaves the consumer: ``keygen`` writes it (mode 0600) and prints the public
 key to paste into the platform's admin.
@@ -42,6 +44,9 @@ from http_message_signatures import (
     MappingKeyResolver,
     algorithms,
 )
+
+from audit.merkle import inclusion_verifies
+from audit.notes import checkpoint_note_parse
 
 REQUEST_LABEL = "sig1"
 REQUEST_COMPONENTS = ("@method", "@target-uri")
@@ -363,6 +368,31 @@ def receipt_verify(receipt: dict[str, Any], *, platform_public_key: Ed25519Publi
     return proved + ("; the body given matches" if body is not None else "")
 
 
+def inclusion_prove(base_url: str, leaf_hash: str, *, platform_public_key: Ed25519PublicKey,
+                    timeout: float = 30) -> dict[str, Any]:
+    """Prove that the event with ``leaf_hash`` (a receipt's ``Audit-Leaf-Hash``) is in the audit log the platform
+    signed: the latest checkpoint, its signature checked with the pinned key, and an RFC 9162 inclusion proof
+    against its root. Returns the checkpoint note and the proof (keep them: they prove it offline later);
+    ValueError when anything does not hold."""
+    base = base_url.rstrip("/")
+    answer = request("GET", f"{base}/api/v1/audit/checkpoint", timeout=timeout)
+    if answer.status_code != 200:
+        raise ValueError(f"no checkpoint: HTTP {answer.status_code} {answer.body[:200]!r}")
+    note = answer.json()["note"]
+    checkpoint = checkpoint_note_parse(note, platform_public_key)
+    query = urllib.parse.urlencode({"leaf_hash": leaf_hash, "tree_size": checkpoint.tree_size})
+    answer = request("GET", f"{base}/api/v1/audit/proof/inclusion?{query}", timeout=timeout)
+    if answer.status_code != 200:
+        raise ValueError(f"no inclusion proof: HTTP {answer.status_code} {answer.body[:300]!r}")
+    proof = answer.json()
+    hashes = [bytes.fromhex(h) for h in proof["proof"]]
+    if not inclusion_verifies(proof["index"], checkpoint.tree_size, bytes.fromhex(leaf_hash), hashes,
+                              checkpoint.root):
+        raise ValueError("the inclusion proof does not lead to the signed checkpoint's root")
+    return {"leaf_hash": leaf_hash, "index": proof["index"], "tree_size": checkpoint.tree_size,
+            "root_hash": checkpoint.root.hex(), "checkpoint": note, "proof": proof["proof"]}
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", default=os.environ.get("GOVPLATFORM_URL", "http://127.0.0.1:8000"),
                         help="the platform's address (or GOVPLATFORM_URL)")
@@ -416,6 +446,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("receipt_file", type=Path)
     verify.add_argument("--platform-key", type=Path, required=True)
     verify.add_argument("--body", type=Path, help="the answer's body, to check it too")
+    prove = commands.add_parser("prove", help="prove a receipt's audit event is in the log the platform signed")
+    prove.add_argument("receipt_file", type=Path, nargs="?", help="a receipt written with --receipt")
+    prove.add_argument("--leaf-hash", help="or the Audit-Leaf-Hash itself")
+    prove.add_argument("--platform-key", type=Path, required=True, help="the platform's public key (PEM), pinned")
+    prove.add_argument("--base-url", default=os.environ.get("GOVPLATFORM_URL", "http://127.0.0.1:8000"))
+    prove.add_argument("--out", type=Path, help="write the checkpoint and the proof (JSON), to prove it offline later")
     return parser
 
 
@@ -492,6 +528,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Private key written to {args.out} (keep it here; it never goes to the platform).", file=sys.stderr)
         print("Public key, to register in the platform's admin (Systems > keys):", file=sys.stderr)
         print(pem, end="")
+        return 0
+
+    if args.command == "prove":
+        leaf_hash = args.leaf_hash
+        if leaf_hash is None and args.receipt_file is not None:
+            leaf_hash = json.loads(args.receipt_file.read_text())["headers"].get("Audit-Leaf-Hash")
+        if not leaf_hash:
+            parser.error("give a receipt with an Audit-Leaf-Hash, or --leaf-hash")
+        try:
+            proved = inclusion_prove(args.base_url, leaf_hash, platform_public_key=load_public_key(args.platform_key))
+        except (ValueError, OSError) as exc:
+            print(f"NOT PROVED: {exc}", file=sys.stderr)
+            return 1
+        if args.out is not None:
+            args.out.write_text(json.dumps(proved, indent=2))
+        print(f"PROVED: leaf {proved['index']} of the {proved['tree_size']}-leaf log the platform signed "
+              f"(root {proved['root_hash'][:16]}...) holds this event", file=sys.stderr)
         return 0
 
     if args.command == "verify-receipt":

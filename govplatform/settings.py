@@ -346,6 +346,9 @@ AUDIT_REFUSAL_WINDOW_SECONDS = envint("AUDIT_REFUSAL_WINDOW_SECONDS", 60)
 
 # --- Audit log ---
 AUDIT_LOG_ORIGIN = env("AUDIT_LOG_ORIGIN", "govplatform.example/audit")
+# Seconds between signed checkpoints: the sequencer appends every run, but signs a new tree head at most this
+# often (0: after every batch). A leaf is under a checkpoint within this plus AUDIT_SEQUENCE_INTERVAL.
+AUDIT_CHECKPOINT_INTERVAL = envint("AUDIT_CHECKPOINT_INTERVAL", 5)
 # Key for the keyed hashes of subject identifiers (citizen/company ids) kept in audit events. Its own
 # secret, never derived from SECRET_KEY: rotating Django's secret must not make the hashes incomparable,
 # and knowing one must not give the other. Never rotate it.

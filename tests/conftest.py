@@ -91,6 +91,13 @@ def _fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _a_checkpoint_after_every_sequencer_batch(settings: Any) -> None:
+    """Tests look at the checkpoint of the events they just recorded; the cadence has its own test
+    (tests/audit/test_log.py)."""
+    settings.AUDIT_CHECKPOINT_INTERVAL = 0
+
+
+@pytest.fixture(autouse=True)
 def _password_alone_unless_a_test_asks(settings: Any) -> None:
     """Most tests sign people in with force_login and are about other things; the second factor's own tests
     (tests/registry/test_second_factor.py) turn the platform's default back on with ``second_factor``."""

@@ -13,9 +13,9 @@ from django.db import connection, transaction
 from audit.events import EventType
 from audit.merkle import CompactRange, leaf_hash
 from audit.models import AuditEvent, LogLeaf
+from audit.notes import checkpoint_note_parse
 from audit.sequencer import checkpoint_sign, log_sequence
 from audit.services import Actor, event_record
-from audit.verify import checkpoint_note_parse
 from core.keys import platform_key, public_key_pem
 
 pytestmark = pytest.mark.django_db

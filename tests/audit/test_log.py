@@ -1,6 +1,7 @@
 """Recording events, sequencing them into the RFC 6962 tree, and signing checkpoints."""
 
 import base64
+import time
 from typing import Any
 
 import pytest
@@ -97,6 +98,25 @@ def test_the_sequencer_works_in_batches() -> None:
     record(7)
     assert log_sequence(batch_size=3) == 7
     assert sorted(Checkpoint.objects.values_list("tree_size", flat=True)) == [3, 6, 7]
+
+
+def test_checkpoints_come_at_the_cadence_not_after_every_event(settings: Any) -> None:
+    """AUDIT_CHECKPOINT_INTERVAL: the sequencer appends on every run, and signs at most once per interval; the
+    first run after the interval signs the leaves appended meanwhile, even with nothing new to append."""
+    settings.AUDIT_CHECKPOINT_INTERVAL = 1
+    record(3)
+    log_sequence()
+    record(2)
+    log_sequence()
+    record(4)
+    log_sequence(batch_size=2)
+    assert LogState.objects.get(pk=1).size == 9
+    assert list(Checkpoint.objects.values_list("tree_size", flat=True)) == [3], "one per interval"
+    time.sleep(1.1)
+    assert log_sequence() == 0
+    assert sorted(Checkpoint.objects.values_list("tree_size", flat=True)) == [3, 9]
+    assert log_sequence() == 0
+    assert Checkpoint.objects.count() == 2, "nothing new, nothing signed"
 
 
 def test_without_the_signing_key_nothing_is_sequenced(settings: Any, tmp_path: Any) -> None:

@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.conf import settings
 from http_message_signatures import InvalidSignature
 
+from audit.models import LogState
+from audit.sequencer import log_sequence
 from catalog.models import Dataset, Field, FieldType, Record, Sensitivity, Tier
 from core.keys import platform_key
 from exchange import client as consumer
@@ -124,3 +127,35 @@ def test_the_cli_covers_the_calls_and_keeps_a_receipt(raw_live_server: str, poli
     kept["status"] = 500
     receipt.write_text(json.dumps(kept))
     assert consumer.main(["verify-receipt", str(receipt), "--platform-key", str(platform_pub)]) == 2
+
+
+def test_a_receipt_is_proven_to_be_in_the_log_the_platform_signed(police_client: consumer.PlatformClient,
+                                                                   raw_live_server: str, tmp_path: Path,
+                                                                   capsys: Any) -> None:
+    police_client.read("vaccinations", RECORD_KEY)
+    assert police_client.last is not None
+    receipt_file = tmp_path / "receipt.json"
+    receipt_file.write_text(json.dumps(consumer.receipt_make(police_client.last)))
+    leaf = police_client.last.headers["Audit-Leaf-Hash"]
+    log_sequence()  # as the worker does within seconds (none runs beside the test server)
+    public_key = platform_key().public_key
+    proved = consumer.inclusion_prove(raw_live_server, leaf, platform_public_key=public_key)
+    assert proved["leaf_hash"] == leaf and proved["tree_size"] == LogState.objects.get().size
+    assert proved["checkpoint"].startswith(f"{settings.AUDIT_LOG_ORIGIN}\n{proved['tree_size']}\n")
+
+    platform_pub = tmp_path / "platform.pub.pem"
+    platform_pub.write_text(platform_key().public_pem())
+    kept = tmp_path / "proof.json"
+    assert consumer.main(["prove", str(receipt_file), "--platform-key", str(platform_pub), "--base-url",
+                          raw_live_server, "--out", str(kept)]) == 0
+    assert "PROVED: leaf" in capsys.readouterr().err
+    assert json.loads(kept.read_text())["proof"] == proved["proof"]
+
+    stranger = tmp_path / "stranger.pub.pem"
+    stranger.write_text(consumer.public_pem(Ed25519PrivateKey.generate().public_key()))
+    assert consumer.main(["prove", str(receipt_file), "--platform-key", str(stranger), "--base-url",
+                          raw_live_server]) == 1
+    assert "NOT PROVED" in capsys.readouterr().err
+    assert consumer.main(["prove", "--leaf-hash", "ab" * 32, "--platform-key", str(platform_pub), "--base-url",
+                          raw_live_server]) == 1
+    assert "leaf_not_found" in capsys.readouterr().err

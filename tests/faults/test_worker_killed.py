@@ -52,7 +52,7 @@ def test_a_worker_killed_mid_sequencing_loses_nothing_and_sequences_nothing_twic
                          object_id=f"clerk-{n % 17}", detail={"ip": "198.51.100.1"})
     assert not LogLeaf.objects.exists()
 
-    env = process_env()
+    env = process_env(AUDIT_CHECKPOINT_INTERVAL="0")  # a checkpoint per batch: the kill lands between two
     with running(worker_command("doomed"), env, cwd=settings.BASE_DIR) as doomed:
         log_sequence_task.delay()
         wait_until(lambda: Checkpoint.objects.exists(), "the first worker signs a checkpoint", every=0.005)

@@ -4,9 +4,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from audit.models import AuditEvent, Checkpoint, LogLeaf
+from audit.models import AuditEvent, Checkpoint, LogLeaf, TreeNode
 
-APPEND_ONLY = [AuditEvent, LogLeaf, Checkpoint]
+APPEND_ONLY = [AuditEvent, LogLeaf, Checkpoint, TreeNode]
 
 
 def grants_sql(app_role: str) -> list[str]:

@@ -6,8 +6,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit.models import Checkpoint
+from audit.notes import checkpoint_note_parse
 from audit.sequencer import log_sequence
-from audit.verify import checkpoint_note_parse, log_verify
+from audit.verify import log_verify
 from core.crypto import load_ed25519_public_key
 from core.errors import PlatformError
 from core.keys import platform_key
