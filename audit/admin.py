@@ -1,13 +1,25 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from registry.policy import Perm, allows
 
 from .events import event_type_of
 from .models import AuditEvent, Checkpoint
+from .services import Actor, subject_lookup
+
+
+class SubjectLookupForm(forms.Form):
+    identifier = forms.CharField(label=_("Citizen or company identifier"), max_length=64, strip=True, help_text=_(
+        "e.g. a resident identity card number or a unified social credit code. It is hashed with the log's key "
+        "and never stored; your lookup is itself recorded in the log."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "size": 32, "autofocus": True}))
 
 
 class AuditorOnlyAdmin(admin.ModelAdmin):
@@ -38,6 +50,23 @@ class AuditEventAdmin(AuditorOnlyAdmin):
     search_fields = ["uid", "actor_id", "object_id", "leaf_hash"]
     list_select_related = ["leaf"]
     date_hierarchy = "created_at"
+
+    def get_urls(self) -> list[URLPattern]:
+        return [path("subject/", self.admin_site.admin_view(self.subject_view), name="audit_auditevent_subject"),
+                *super().get_urls()]
+
+    def subject_view(self, request: HttpRequest) -> HttpResponse:
+        """Every access to one citizen's or company's data: the auditor types the identifier, the log is
+        searched by its keyed hash, and the lookup is recorded."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = SubjectLookupForm(request.POST or None)
+        found = None
+        if request.method == "POST" and form.is_valid():
+            found = subject_lookup(actor=Actor.for_user(request.user), identifier=form.cleaned_data["identifier"])
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "found": found,
+                   "title": _("Accesses to one citizen's or company's data")}
+        return TemplateResponse(request, "admin/audit/auditevent/subject.html", context)
 
     @admin.display(description=_("Leaf"))
     def leaf_index(self, obj: AuditEvent) -> Any:

@@ -50,6 +50,10 @@ class EventType(Enum):
     USER_SECOND_FACTOR_RESET = "user.second_factor_reset", "user", ("username",), _(
         "The platform operator removed a person's authenticator and recovery codes; they enrol again at their next "
         "sign-in, and their sessions ended.")
+    # --- Auditors reading the log ---
+    AUDIT_SUBJECT_LOOKUP = "audit.subject_lookup", "subject", ("found",), _(
+        "An auditor looked for every access to one citizen's or company's identifier; the log keeps its keyed "
+        "hash (as subject), never the identifier, and how many events were found.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(

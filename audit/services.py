@@ -248,3 +248,16 @@ def refusal_tallies_flush(*, now: dt.datetime | None = None) -> int:
             tally.delete()
             written += 1
     return written
+
+
+def subject_lookup(*, actor: Actor, identifier: str) -> list[AuditEvent]:
+    """Every event that touched this citizen's or company's identifier, newest first: the identifier is hashed
+    here with the log's key, as the events hold it. The lookup is itself an audit event, with the hash and
+    never the identifier. (The caller checks that ``actor`` may read the log.)"""
+    hashed = subject_hash(identifier.strip())
+    found = list(AuditEvent.objects.filter(subjects__icontains=hashed).exclude(
+        action=EventType.AUDIT_SUBJECT_LOOKUP.action).select_related("leaf").order_by("-created_at", "-id")[:1000])
+    with transaction.atomic():
+        event_record(actor=actor, action=EventType.AUDIT_SUBJECT_LOOKUP, subjects=[hashed],
+                     detail={"found": len(found)})
+    return found
