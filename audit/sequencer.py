@@ -13,12 +13,13 @@ from .merkle import CompactRange
 from .models import AuditEvent, Checkpoint, LogLeaf, LogState, TreeNode
 
 
-def log_sequence(*, batch_size: int = 500) -> int:
+def log_sequence(*, batch_size: int = 500, checkpoint_now: bool = False) -> int:
     """Give every unsequenced event the next leaf index, in id order, and sign a checkpoint when one is due.
 
     The single sequencer: the LogState row lock makes concurrent runs wait their turn. Each batch of leaves
     commits with the tree nodes it completed; a checkpoint of the tree is signed when the last one is at
-    least ``AUDIT_CHECKPOINT_INTERVAL`` seconds old (or there is none). Returns how many events were appended.
+    least ``AUDIT_CHECKPOINT_INTERVAL`` seconds old (or there is none), or at the end when ``checkpoint_now``
+    (audit_verify --sequence-first: the whole log under a checkpoint). Returns how many events were appended.
     """
     appended = 0
     while True:
@@ -39,20 +40,20 @@ def log_sequence(*, batch_size: int = 500) -> int:
                 state.size, state.compact_range = tree.size, tree.to_json()
                 state.save(update_fields=["size", "compact_range"])
                 appended += len(pending)
-            if _checkpoint_due(tree.size):
+            if _checkpoint_due(tree.size, now=checkpoint_now and not pending):
                 checkpoint_sign(tree_size=tree.size, root=tree.root())
             if not pending:
                 return appended
 
 
-def _checkpoint_due(size: int) -> bool:
-    """A tree of ``size`` leaves not yet under a checkpoint, and the last one old enough (or none)."""
+def _checkpoint_due(size: int, *, now: bool = False) -> bool:
+    """A tree of ``size`` leaves not yet under a checkpoint, and the last one old enough (or none, or ``now``)."""
     latest = Checkpoint.objects.order_by("-tree_size").values_list("tree_size", "created_at").first()
     if latest is None:
         return size > 0
     signed_size, signed_at = latest
     interval = dt.timedelta(seconds=settings.AUDIT_CHECKPOINT_INTERVAL)
-    return size > signed_size and timezone.now() - signed_at >= interval
+    return size > signed_size and (now or timezone.now() - signed_at >= interval)
 
 
 def checkpoint_sign(*, tree_size: int, root: bytes) -> Checkpoint:

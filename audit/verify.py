@@ -8,6 +8,7 @@ a checkpoint kept outside it (``trusted``: a C2SP signed note an auditor saved e
 
 import base64
 import binascii
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,8 +16,10 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
 from django.db.models import TextField
 from django.db.models.functions import Cast
+from django.utils import timezone
 
 from core.keys import key_id_for
 
@@ -30,6 +33,8 @@ class VerifyReport:
     tree_size: int = 0
     checkpoints_checked: int = 0
     unsequenced: int = 0
+    #: Leaves after the newest checkpoint, signed within the checkpoint cadence (AUDIT_CHECKPOINT_INTERVAL).
+    awaiting_checkpoint: int = 0
     first_bad_index: int | None = None
     problems: list[str] = field(default_factory=list)
 
@@ -134,9 +139,16 @@ def log_verify(*, public_key: Ed25519PublicKey, trusted: TrustedCheckpoint | Non
     if trusted is not None and tree.size < trusted.tree_size:
         report.fail(tree.size, f"the log has {tree.size} leaves, fewer than the trusted checkpoint's "
                                f"{trusted.tree_size}: it was truncated")
-    covered = max((c.tree_size for c in checkpoints), default=0)
-    if tree.size > covered:  # the sequencer signs in the transaction that appends: never legitimately
-        report.fail(covered, f"leaves {covered} to {tree.size - 1} are covered by no signed checkpoint")
+    newest = max(checkpoints, key=lambda c: c.tree_size, default=None)
+    covered = newest.tree_size if newest is not None else 0
+    if tree.size > covered:
+        # Legitimate for a checkpoint interval and a sequencer run (twice that, for slack); past that, the
+        # sequencer stopped signing or the newest checkpoints were removed.
+        grace = dt.timedelta(seconds=2 * (settings.AUDIT_CHECKPOINT_INTERVAL + settings.AUDIT_SEQUENCE_INTERVAL))
+        if newest is not None and timezone.now() - newest.created_at <= grace:
+            report.awaiting_checkpoint = tree.size - covered
+        else:
+            report.fail(covered, f"leaves {covered} to {tree.size - 1} are covered by no signed checkpoint")
     state = LogState.objects.filter(pk=1).first()
     if state is not None and state.size != tree.size:
         report.fail(min(state.size, tree.size), f"the sequencer recorded {state.size} leaves, {tree.size} are stored")

@@ -72,7 +72,7 @@ def main() -> int:
                              detail={"keyid": "police-rms-bench", "fields": ["vaccine", "dose_date"],
                                      "record_version": 1})
                 made += 1
-    log_sequence()
+    log_sequence(checkpoint_now=True)
 
     public_key = platform_key().public_key
     verify_seconds, report = _best(args.repeat, lambda: verify.log_verify(public_key=public_key))

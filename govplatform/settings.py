@@ -272,10 +272,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5,
                                     "interval_max": 0.5}
+AUDIT_SEQUENCE_INTERVAL = envint("AUDIT_SEQUENCE_INTERVAL", 10)  # seconds between the beat's sequencer runs
 CELERY_BEAT_SCHEDULE = {
     # Catches any event whose after-commit enqueue was lost (broker down): the event is in the
     # database first, the broker only wakes the sequencer.
-    "audit-sequence": {"task": "audit.log_sequence", "schedule": envint("AUDIT_SEQUENCE_INTERVAL", 10)},
+    "audit-sequence": {"task": "audit.log_sequence", "schedule": AUDIT_SEQUENCE_INTERVAL},
     "nonce-purge": {"task": "registry.nonce_purge", "schedule": 3600},
     # Emails whose after-commit send was lost (broker or mail server down) are sent again.
     "notifications-email-pending": {"task": "notifications.email_pending", "schedule": 300},

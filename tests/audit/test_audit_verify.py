@@ -99,11 +99,24 @@ def test_it_reports_events_awaiting_sequencing_and_can_sequence_first() -> None:
     assert "leaves: 1" in verify("--sequence-first")[0]
 
 
-def test_leaves_no_checkpoint_covers_fail() -> None:
+def test_leaves_no_checkpoint_covers_fail_once_the_cadence_should_have_signed_them(settings: Any) -> None:
+    """Within twice the checkpoint interval and the sequencer's interval, a tail without a checkpoint is the
+    cadence at work; past that, it is a failure (here the grace is 0: the checkpoints were removed)."""
+    settings.AUDIT_SEQUENCE_INTERVAL = 0
     make_log(4)
     tamper("DELETE FROM audit_checkpoint WHERE tree_size > %s", [2])
     with pytest.raises(CommandError, match="first bad index: 2"):
         verify()
+
+
+def test_a_tail_awaiting_its_checkpoint_within_the_cadence_is_reported_not_failed(settings: Any) -> None:
+    settings.AUDIT_CHECKPOINT_INTERVAL = 3600
+    make_log(3, batch=3)
+    make_log(2, batch=2)
+    out, _ = verify()
+    assert "leaves: 5" in out and "awaiting a checkpoint: 2" in out and "OK:" in out
+    out, _ = verify("--sequence-first")
+    assert "awaiting a checkpoint: 0" in out, "an auditor's --sequence-first signs the whole log"
 
 
 def save_checkpoint(tmp_path: Path) -> Path:

@@ -46,10 +46,11 @@ class Command(BaseCommand):
             except (OSError, ValueError) as exc:
                 raise CommandError(f"--trusted-checkpoint: {exc}") from exc
         if options["sequence_first"]:
-            log_sequence()
+            log_sequence(checkpoint_now=True)
         report = log_verify(public_key=public_key, trusted=trusted)
         self.stdout.write(f"leaves: {report.tree_size}  checkpoints checked: {report.checkpoints_checked}  "
-                          f"awaiting sequencing: {report.unsequenced}")
+                          f"awaiting sequencing: {report.unsequenced}  "
+                          f"awaiting a checkpoint: {report.awaiting_checkpoint}")
         if report.ok:
             self.stdout.write(self.style.SUCCESS("OK: every leaf matches its event and every checkpoint verifies."))
             if trusted is not None:
