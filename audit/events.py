@@ -54,6 +54,8 @@ class EventType(Enum):
     AUDIT_SUBJECT_LOOKUP = "audit.subject_lookup", "subject", ("found",), _(
         "An auditor looked for every access to one citizen's or company's identifier; the log keeps its keyed "
         "hash (as subject), never the identifier, and how many events were found.")
+    AUDIT_EXPORTED = "audit.exported", "audit_log", ("filters", "rows"), _(
+        "An auditor downloaded events of the log as CSV: the filters they chose and how many rows.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(

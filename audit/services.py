@@ -3,9 +3,11 @@
 The sequencer (``sequencer.py``) later gives it a leaf index; this module only wakes it after commit.
 """
 
+import csv
 import datetime as dt
 import hashlib
 import hmac
+import io
 import logging
 import threading
 import time
@@ -17,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.csvcells import spreadsheet_safe
 from core.db import one_statement
 
 from .events import EventType
@@ -261,3 +264,36 @@ def subject_lookup(*, actor: Actor, identifier: str) -> list[AuditEvent]:
         event_record(actor=actor, action=EventType.AUDIT_SUBJECT_LOOKUP, subjects=[hashed],
                      detail={"found": len(found)})
     return found
+
+
+EXPORT_COLUMNS = ("uid", "created_at", "leaf_index", "action", "outcome", "reason", "actor_type", "actor_id",
+                  "actor_department", "object_type", "object_id", "grant_id", "purpose", "request_digest",
+                  "subjects", "leaf_hash")
+
+
+def events_csv(*, actor: Actor, events: Any, filters: dict[str, str]) -> Iterable[str]:
+    """The chosen events as CSV lines (subjects as their keyed hashes, never identifiers), for an auditor.
+    The export is recorded first, with its filters and row count. (The caller checks ``actor`` may read.)"""
+    rows = events.count()
+    with transaction.atomic():
+        event_record(actor=actor, action=EventType.AUDIT_EXPORTED, detail={"filters": filters, "rows": rows})
+
+    def lines() -> Iterable[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        for event in events.select_related("leaf").order_by("id").iterator(chunk_size=2000):
+            leaf = getattr(event, "leaf", None)
+            writer.writerow([spreadsheet_safe(str(value)) for value in (
+                event.uid, event.created_at.isoformat(), leaf.index if leaf is not None else "", event.action,
+                event.outcome, event.reason, event.actor_type, event.actor_id, event.actor_department,
+                event.object_type, event.object_id, "" if event.grant_id is None else event.grant_id, event.purpose,
+                event.request_digest, " ".join(event.subjects), event.leaf_hash)])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+
+    return lines()

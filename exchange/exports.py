@@ -38,6 +38,7 @@ from audit.events import EventType
 from audit.services import Actor, event_record, subject_hash
 from catalog.imports.values import value_text
 from catalog.models import Dataset, Record
+from core.csvcells import spreadsheet_safe
 from core.errors import ErrorCode, PlatformError
 
 from .gateway import Caller, audit_or_fail_closed, caller_verify, json_object, request_digest
@@ -50,7 +51,6 @@ CHUNK = 2000
 #: An export's audit event lists its subjects up to this many; beyond, it says how many there were.
 SUBJECTS_LISTED_MAX = 10_000
 _SIGNER = signing.Signer(salt="exchange.export-link")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def exports_dir() -> Path:
@@ -104,8 +104,7 @@ def _enqueue(job_id: int) -> None:
 
 
 def _cell(value: Any) -> str:
-    text = value_text(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return spreadsheet_safe(value_text(value))
 
 
 def _lines(job: ExportJob, terms: Terms, key_served: bool) -> Iterator[tuple[bytes, int]]:

@@ -68,3 +68,42 @@ def test_the_event_list_links_the_lookup(auditor: Any) -> None:
     http = Client()
     http.force_login(auditor)
     assert 'href="/admin/audit/auditevent/subject/"' in http.get("/admin/audit/auditevent/").content.decode()
+
+
+def test_the_auditor_filters_by_department_system_dataset_and_dates_and_downloads_them(auditor: Any) -> None:
+    reads(CITIZEN, 2)
+    with transaction.atomic():
+        event_record(actor=Actor("system", "tax-core", "tax"), action=EventType.RECORD_READ, object_id="incomes",
+                     subjects=[subject_hash(OTHER)], detail={"fields": ["=cmd|' /C calc'!A0"]})
+    http = Client()
+    http.force_login(auditor)
+    listing = http.get("/admin/audit/auditevent/", {"system": "tax-core"})
+    assert listing.status_code == 200 and "1 audit event" in listing.content.decode()
+    for query, expected in (({"system": "tax-core"}, 1), ({"department": "police"}, 2), ({"dataset": "incomes"}, 1),
+                            ({"created_at__gte": "2000-01-01", "action": "record.read"}, 3),
+                            ({"created_at__lt": "2000-01-01"}, 0)):
+        download = http.get("/admin/audit/auditevent/csv/", query)
+        assert download.status_code == 200 and download["Content-Type"].startswith("text/csv")
+        lines = b"".join(download.streaming_content).decode().splitlines()
+        assert lines[0].startswith("uid,created_at,leaf_index,action")
+        assert len(lines) - 1 == expected, (query, lines)
+    export = AuditEvent.objects.filter(action="audit.exported").order_by("id").last()
+    assert export is not None and export.detail == {"filters": {"created_at__lt": "2000-01-01"}, "rows": 0}
+    assert 'id="audit-csv"' in http.get("/admin/audit/auditevent/").content.decode()
+
+
+def test_a_csv_cell_never_starts_a_spreadsheet_formula(auditor: Any) -> None:
+    with transaction.atomic():
+        event_record(actor=Actor("anonymous", '=HYPERLINK("http://evil")'), action=EventType.USER_LOGIN_FAILED,
+                     object_id="-2+3", outcome="refused", reason="login_failed", detail={"ip": "198.51.100.9"})
+    http = Client()
+    http.force_login(auditor)
+    text = b"".join(http.get("/admin/audit/auditevent/csv/").streaming_content).decode()
+    assert "'=HYPERLINK" in text and ",'-2+3," in text
+
+
+def test_only_auditors_download(health_clerk: Any) -> None:
+    http = Client()
+    http.force_login(health_clerk)
+    assert http.get("/admin/audit/auditevent/csv/").status_code == 403
+    assert not AuditEvent.objects.filter(action="audit.exported").exists()
