@@ -50,6 +50,7 @@ from .selectors import (
     access_request_history,
     access_requests_visible_to,
     access_requests_waiting_for,
+    dataset_usage,
     datasets_to_request,
     due_soon_q,
     grant_renewal_pending,
@@ -930,7 +931,16 @@ class GrantAdmin(PolicyAdmin):
 
     def get_urls(self) -> list[Any]:
         return [path("<int:pk>/revoke/", self.admin_site.admin_view(self.revoke_view), name="exchange_grant_revoke"),
+                path("usage/", self.admin_site.admin_view(self.usage_view), name="exchange_grant_usage"),
                 *super().get_urls()]
+
+    def usage_view(self, request: HttpRequest) -> HttpResponse:
+        """Who used our data: every served call on the department's datasets, by month, system, purpose, grant."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": _("Who used our data"), "rows": dataset_usage(user=request.user)}
+        return TemplateResponse(request, "admin/exchange/grant/usage.html", context)
 
     def _tools(self, request: HttpRequest, grant: Grant) -> list[tuple[str, str]]:
         """The grant page's buttons, for those who may use them."""

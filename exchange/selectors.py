@@ -196,3 +196,23 @@ def grant_state_q(state: GrantState, *, at: dt.datetime) -> Q:
         GrantState.PENDING: unrevoked & running & Q(suspended_at__isnull=True, valid_from__gt=at),
         GrantState.ACTIVE: unrevoked & running & Q(suspended_at__isnull=True, valid_from__lte=at),
     }[state]
+
+
+#: The audit events of a consumer using a dataset (the provider's "who used my data"); pushes are the provider's.
+USE_ACTIONS = ("record.read", "records.listed", "records.looked_up", "export.requested", "export.downloaded")
+
+
+def dataset_usage(*, user: Any) -> list[dict[str, Any]]:
+    """Who used the datasets ``user`` may see (their department's, or every one for auditors): the calls that
+    were served, by month, dataset, consumer system, purpose and grant, newest month first."""
+    from django.db.models.functions import TruncMonth
+
+    from audit.models import AuditEvent, Outcome
+
+    identifiers = list(scope(user, Perm.DATASET_VIEW, Dataset.objects.all()).values_list("identifier", flat=True))
+    rows = (AuditEvent.objects.filter(object_type="dataset", object_id__in=identifiers, outcome=Outcome.OK,
+                                      action__in=USE_ACTIONS, actor_type="system")
+            .annotate(month=TruncMonth("created_at"))
+            .values("month", "object_id", "actor_id", "actor_department", "purpose", "grant_id")
+            .annotate(calls=Count("id")).order_by("-month", "object_id", "-calls"))
+    return [dict(row) for row in rows]

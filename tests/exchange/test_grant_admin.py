@@ -175,3 +175,26 @@ def test_the_data_authority_adds_and_changes_a_purpose_and_each_is_audited(autho
     assert (added.action, added.object_id) == ("purpose.added", "housing.subsidy")
     assert changed.action == "purpose.changed"
     assert sorted(changed.detail["changed"]) == ["active", "description"]
+
+
+def test_the_provider_sees_who_used_its_data_by_month_system_purpose_and_grant(
+    health_clerk: Any, police_clerk: Any, police_grant: Any, police_key: Any, signed_get: Any
+) -> None:
+    from tests.conftest import record_path
+
+    for _ in range(3):
+        assert signed_get(record_path()).status_code == 200
+    assert signed_get(record_path(query="fields=full_name")).status_code in (400, 403)  # refused: not a use
+    http = Client()
+    http.force_login(health_clerk)
+    page = http.get("/admin/exchange/grant/usage/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    row = html[html.index('<table id="usage">'):]
+    assert "police-rms" in row and "vaccinations" in row and police_grant.purpose_code in row
+    assert "<td>3</td>" in row, "three served reads, the refused one not counted"
+    assert 'id="grant-usage"' in http.get("/admin/exchange/grant/").content.decode()
+
+    police = Client()
+    police.force_login(police_clerk)  # the consumer's department owns no dataset here: it sees no one's use
+    assert 'id="usage-none"' in police.get("/admin/exchange/grant/usage/").content.decode()
