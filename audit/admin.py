@@ -1,16 +1,19 @@
 from typing import Any
 
+import orjson
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.errors import PlatformError
 from registry.policy import Perm, allows
 
+from .bundles import bundle_make
 from .events import event_type_of
 from .models import AuditEvent, Checkpoint
 from .services import Actor, events_csv, subject_lookup
@@ -85,6 +88,7 @@ class AuditEventAdmin(AuditorOnlyAdmin):
     def get_urls(self) -> list[URLPattern]:
         return [path("subject/", self.admin_site.admin_view(self.subject_view), name="audit_auditevent_subject"),
                 path("csv/", self.admin_site.admin_view(self.csv_view), name="audit_auditevent_csv"),
+                path("bundle/", self.admin_site.admin_view(self.bundle_view), name="audit_auditevent_bundle"),
                 *super().get_urls()]
 
     def csv_view(self, request: HttpRequest) -> StreamingHttpResponse:
@@ -111,6 +115,21 @@ class AuditEventAdmin(AuditorOnlyAdmin):
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form, "found": found,
                    "title": _("Accesses to one citizen's or company's data")}
         return TemplateResponse(request, "admin/audit/auditevent/subject.html", context)
+
+    def bundle_view(self, request: HttpRequest) -> HttpResponse:
+        """The events the list shows as an evidence bundle, checked offline by ``python -m audit.verify_bundle``."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        try:
+            bundle = bundle_make(actor=Actor.for_user(request.user), events=changelist.get_queryset(request),
+                                 selection={name: str(value) for name, value in request.GET.items()})
+        except PlatformError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:audit_auditevent_changelist") + "?" + request.GET.urlencode())
+        response = HttpResponse(orjson.dumps(bundle, option=orjson.OPT_INDENT_2), content_type="application/json")
+        response["Content-Disposition"] = 'attachment; filename="audit-evidence.json"'
+        return response
 
     @admin.display(description=_("Leaf"))
     def leaf_index(self, obj: AuditEvent) -> Any:

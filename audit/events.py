@@ -56,6 +56,9 @@ class EventType(Enum):
         "hash (as subject), never the identifier, and how many events were found.")
     AUDIT_EXPORTED = "audit.exported", "audit_log", ("filters", "rows"), _(
         "An auditor downloaded events of the log as CSV: the filters they chose and how many rows.")
+    AUDIT_BUNDLE_EXPORTED = "audit.bundle_exported", "audit_log", ("filters", "rows"), _(
+        "An auditor downloaded an evidence bundle: events with their inclusion proofs, a signed checkpoint and the "
+        "platform's public key, to be checked offline; the filters they chose and how many events.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(
