@@ -93,15 +93,18 @@ class AuditEventAdmin(AuditorOnlyAdmin):
 
     def csv_view(self, request: HttpRequest) -> StreamingHttpResponse:
         """The events the list shows, with the same filters and search, as CSV (the export is audited)."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        filters = {name: str(value) for name, value in request.GET.items()}
-        lines = events_csv(actor=Actor.for_user(request.user), events=changelist.get_queryset(request),
-                           filters=filters)
+        events, filters = self._chosen(request)
+        lines = events_csv(actor=Actor.for_user(request.user), events=events, filters=filters)
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="audit-events.csv"'
         return response
+
+    def _chosen(self, request: HttpRequest) -> tuple[QuerySet[AuditEvent], dict[str, str]]:
+        """The events the list shows for these filters and search (an auditor's export), and the filters."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        events = self.get_changelist_instance(request).get_queryset(request)
+        return events, {name: str(value) for name, value in request.GET.items()}
 
     def subject_view(self, request: HttpRequest) -> HttpResponse:
         """Every access to one citizen's or company's data: the auditor types the identifier, the log is
@@ -118,12 +121,9 @@ class AuditEventAdmin(AuditorOnlyAdmin):
 
     def bundle_view(self, request: HttpRequest) -> HttpResponse:
         """The events the list shows as an evidence bundle, checked offline by ``python -m audit.verify_bundle``."""
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        events, filters = self._chosen(request)
         try:
-            bundle = bundle_make(actor=Actor.for_user(request.user), events=changelist.get_queryset(request),
-                                 selection={name: str(value) for name, value in request.GET.items()})
+            bundle = bundle_make(actor=Actor.for_user(request.user), events=events, selection=filters)
         except PlatformError as error:
             self.message_user(request, error.message, messages.ERROR)
             return HttpResponseRedirect(reverse("admin:audit_auditevent_changelist") + "?" + request.GET.urlencode())
