@@ -16,7 +16,8 @@ from registry.policy import Perm, allows
 from .bundles import bundle_make
 from .events import event_type_of
 from .models import AuditEvent, Checkpoint
-from .services import Actor, events_csv, subject_lookup
+from .services import Actor, events_csv, subject_lookup, verification_latest
+from .tasks import log_verify_task
 
 
 class ValuesFilter(admin.SimpleListFilter):
@@ -144,4 +145,23 @@ class AuditEventAdmin(AuditorOnlyAdmin):
 
 @admin.register(Checkpoint)
 class CheckpointAdmin(AuditorOnlyAdmin):
+    """The signed checkpoints, the log's last verification, and "verify now" (run as a task, recorded)."""
+
     list_display = ["tree_size", "root_hash", "key_id", "created_at"]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [path("verify/", self.admin_site.admin_view(self.verify_view), name="audit_checkpoint_verify"),
+                *super().get_urls()]
+
+    def verify_view(self, request: HttpRequest) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:audit_checkpoint_changelist"))
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        log_verify_task.delay(request.user.get_username())
+        self.message_user(request, _("The log is being verified; the result appears here and in the log "
+                                     "(audit.verified) when it is done."), messages.INFO)
+        return HttpResponseRedirect(reverse("admin:audit_checkpoint_changelist"))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        return super().changelist_view(request, {**(extra_context or {}), "verification": verification_latest()})

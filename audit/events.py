@@ -59,6 +59,9 @@ class EventType(Enum):
     AUDIT_BUNDLE_EXPORTED = "audit.bundle_exported", "audit_log", ("filters", "rows"), _(
         "An auditor downloaded an evidence bundle: events with their inclusion proofs, a signed checkpoint and the "
         "platform's public key, to be checked offline; the filters they chose and how many events.")
+    AUDIT_VERIFIED = "audit.verified", "audit_log", ("ok", "tree_size", "checkpoints_checked", "problems"), _(
+        "The whole log was verified on request (every leaf recomputed, every checkpoint checked): whether it held, "
+        "at what size, and the first problems found.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(

@@ -297,3 +297,24 @@ def events_csv(*, actor: Actor, events: Any, filters: dict[str, str]) -> Iterabl
             buffer.truncate()
 
     return lines()
+
+
+def log_verify_recorded(*, actor_id: str) -> bool:
+    """Verify the whole log with the platform's key, as ``audit_verify`` does, and record the result (who asked,
+    whether it held, at what size, the first problems). Returns whether it held."""
+    from core.keys import platform_key
+
+    from .verify import log_verify
+
+    report = log_verify(public_key=platform_key().public_key)
+    with transaction.atomic():
+        event_record(actor=Actor("user", actor_id), action=EventType.AUDIT_VERIFIED,
+                     outcome=Outcome.OK if report.ok else Outcome.REFUSED, reason="" if report.ok else "verify_failed",
+                     detail={"ok": report.ok, "tree_size": report.tree_size,
+                             "checkpoints_checked": report.checkpoints_checked, "problems": report.problems[:5]})
+    return report.ok
+
+
+def verification_latest() -> AuditEvent | None:
+    """The newest recorded verification of the whole log."""
+    return AuditEvent.objects.filter(action=EventType.AUDIT_VERIFIED.action).order_by("-id").first()

@@ -15,3 +15,11 @@ def refusals_flush_task() -> int:
     from .services import refusal_tallies_flush
 
     return refusal_tallies_flush()
+
+
+@shared_task(name="audit.verify_now")
+def log_verify_task(actor_id: str) -> bool:
+    """An auditor's "verify now": the whole log, recorded as an event with the result."""
+    from .services import log_verify_recorded
+
+    return log_verify_recorded(actor_id=actor_id)
