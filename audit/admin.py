@@ -15,7 +15,7 @@ from registry.policy import Perm, allows
 
 from .bundles import bundle_make
 from .events import event_type_of
-from .models import AuditEvent, Checkpoint
+from .models import AuditEvent, Checkpoint, Witness
 from .services import Actor, events_csv, subject_lookup, verification_latest
 from .tasks import log_verify_task
 
@@ -147,7 +147,14 @@ class AuditEventAdmin(AuditorOnlyAdmin):
 class CheckpointAdmin(AuditorOnlyAdmin):
     """The signed checkpoints, the log's last verification, and "verify now" (run as a task, recorded)."""
 
-    list_display = ["tree_size", "root_hash", "key_id", "created_at"]
+    list_display = ["tree_size", "root_hash", "key_id", "created_at", "cosigned_by"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Checkpoint]:
+        return super().get_queryset(request).prefetch_related("cosignatures__witness")
+
+    @admin.display(description=_("cosigned by"))
+    def cosigned_by(self, obj: Checkpoint) -> str:
+        return ", ".join(sorted(c.witness.name for c in obj.cosignatures.all()))
 
     def get_urls(self) -> list[URLPattern]:
         return [path("verify/", self.admin_site.admin_view(self.verify_view), name="audit_checkpoint_verify"),
@@ -165,3 +172,11 @@ class CheckpointAdmin(AuditorOnlyAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         return super().changelist_view(request, {**(extra_context or {}), "verification": verification_latest()})
+
+
+@admin.register(Witness)
+class WitnessAdmin(AuditorOnlyAdmin):
+    """The registered witnesses (python manage.py audit_witness_add registers one)."""
+
+    list_display = ["name", "department", "created_at"]
+    readonly_fields = ["name", "department", "public_key_pem", "created_at"]

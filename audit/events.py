@@ -62,6 +62,10 @@ class EventType(Enum):
     AUDIT_VERIFIED = "audit.verified", "audit_log", ("ok", "tree_size", "checkpoints_checked", "problems"), _(
         "The whole log was verified on request (every leaf recomputed, every checkpoint checked): whether it held, "
         "at what size, and the first problems found.")
+    AUDIT_COSIGNED = "audit.cosigned", "checkpoint", ("witness", "tree_size"), _(
+        "A witness cosigned a checkpoint: it verified that the log only grew since the last one it cosigned.")
+    AUDIT_WITNESS_REGISTERED = "audit.witness_registered", "witness", ("name", "department", "fingerprint"), _(
+        "A witness's key was registered: its cosignatures are accepted from now on.")
     # --- The registry: who may do what ---
     DEPARTMENT_REGISTERED = "department.registered", "department", ("new",), _("A department was registered.")
     DEPARTMENT_CHANGED = "department.changed", "department", _CHANGE, _(

@@ -191,6 +191,48 @@ class Checkpoint(models.Model):
         return f"{self.body()}\n\u2014 {self.origin} {signature}\n"
 
 
+class Witness(models.Model):
+    """Another department or the audit office, holding a key with which it cosigns the checkpoints it verified."""
+
+    name = models.CharField(max_length=200, unique=True, verbose_name=_("name"), help_text=_(
+        "The witness's key name, as in its cosignature lines, e.g. audit-office.example/witness."))
+    public_key_pem = models.TextField(verbose_name=_("public key"), help_text=_("The witness's Ed25519 public key."))
+    department = models.CharField(max_length=64, blank=True, verbose_name=_("department"),
+                                  help_text=_("The code of the department that runs it."))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("registered at"),
+                                      help_text=_("When the witness's key was registered."))
+
+    class Meta:
+        verbose_name = _("witness")
+        verbose_name_plural = _("witnesses")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cosignature(models.Model):
+    """A witness's cosignature (C2SP cosignature/v1) of one checkpoint: it verified the log only grew."""
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.PROTECT, related_name="cosignatures",
+                                   verbose_name=_("checkpoint"), help_text=_("The checkpoint cosigned."))
+    witness = models.ForeignKey(Witness, on_delete=models.PROTECT, related_name="cosignatures",
+                                verbose_name=_("witness"), help_text=_("Who cosigned it."))
+    timestamp = models.BigIntegerField(verbose_name=_("timestamp"), help_text=_(
+        "The witness's time of cosigning, Unix seconds, as signed."))
+    signature = models.CharField(max_length=128, verbose_name=_("signature"),
+                                 help_text=_("Ed25519 over the cosignature message, base64."))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("received at"),
+                                      help_text=_("When the platform received it."))
+
+    class Meta:
+        verbose_name = _("cosignature")
+        verbose_name_plural = _("cosignatures")
+        constraints = [models.UniqueConstraint(fields=["checkpoint", "witness"], name="cosignature_once")]
+
+    def __str__(self) -> str:
+        return f"{self.witness} @ {self.checkpoint.tree_size}"
+
+
 class RefusalTally(models.Model):
     """Refusals of one caller from one source address in one window, counted instead of logged one by one.
 

@@ -51,3 +51,32 @@ def checkpoint_note_parse(text: str, public_key: Ed25519PublicKey) -> TrustedChe
                 raise ValueError("the checkpoint's signature does not verify with the platform key") from None
             return TrustedCheckpoint(origin=origin, tree_size=size, root=root)
     raise ValueError(f"the checkpoint carries no signature by the platform key for {origin}")
+
+
+# --- Cosignatures (C2SP tlog-cosignature, cosignature/v1): a witness's statement that it verified a checkpoint ---
+
+COSIGNATURE_ALGORITHM = 0x04
+
+
+def cosignature_key_hash(name: str, raw_public_key: bytes) -> bytes:
+    """The 4-byte key ID of a witness key in a note signature line: SHA-256(name || 0x0A || 0x04 || key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_ALGORITHM]) + raw_public_key).digest()[:4]
+
+
+def cosignature_message(checkpoint_body: str, timestamp: int) -> bytes:
+    """What a witness signs: "cosignature/v1", the time, then the whole checkpoint body."""
+    return f"cosignature/v1\ntime {timestamp}\n".encode() + checkpoint_body.encode()
+
+
+def cosignature_line(name: str, raw_public_key: bytes, timestamp: int, signature: bytes) -> str:
+    """The note signature line: the witness's name, then base64(key ID || timestamp, 8 bytes || signature)."""
+    blob = cosignature_key_hash(name, raw_public_key) + timestamp.to_bytes(8, "big") + signature
+    return f"\u2014 {name} {base64.b64encode(blob).decode()}"
+
+
+def cosignature_verifies(checkpoint_body: str, public_key: Ed25519PublicKey, timestamp: int, signature: bytes) -> bool:
+    try:
+        public_key.verify(signature, cosignature_message(checkpoint_body, timestamp))
+    except InvalidSignature:
+        return False
+    return True

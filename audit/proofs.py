@@ -87,8 +87,10 @@ def consistency_for(*, first: int, second: int | None = None) -> tuple[int, list
     return size, [h.hex() for h in consistency_proof(first, size, nodes_fetch)]
 
 
-def checkpoint_latest() -> Checkpoint:
-    checkpoint = Checkpoint.objects.order_by("-tree_size").first()
+def checkpoint_latest(*, tree_size: int | None = None) -> Checkpoint:
+    """The newest checkpoint, or the one of ``tree_size`` leaves."""
+    checkpoints = Checkpoint.objects.order_by("-tree_size")
+    checkpoint = (checkpoints if tree_size is None else checkpoints.filter(tree_size=tree_size)).first()
     if checkpoint is None:
         raise PlatformError(ErrorCode.NO_CHECKPOINT)
     return checkpoint

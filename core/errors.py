@@ -70,6 +70,8 @@ class ErrorCode(StrEnum):
                                           "detail says what to fix.")
     BAD_LIMIT = "bad_limit", 400, _("limit is a whole number from 1 to the maximum the message names.")
     BAD_CURSOR = "bad_cursor", 400, _("after is the next_cursor of the previous page, unchanged.")
+    COSIGNATURE_INVALID = "cosignature_invalid", 400, _("The cosignature does not verify with the witness's key "
+                                                        "over that checkpoint; it was not stored.")
     PROOF_SIZE = "proof_size", 400, _("The tree sizes of a proof must be whole numbers from 1 to the log's current "
                                       "size, the first no larger than the second.")
     FILTER_NOT_ALLOWED = "filter_not_allowed", 400, _("Filter only on fields your grant allows unmasked; the "
@@ -113,7 +115,8 @@ class ErrorCode(StrEnum):
     EXPORT_NOT_FOUND = "export_not_found", 404, _("You have no export with this id.")
     RECORD_NOT_FOUND = "record_not_found", 404, _("No record has this key.")
     LEAF_NOT_FOUND = "leaf_not_found", 404, _("No sequenced event of the audit log has this leaf hash or index.")
-    NO_CHECKPOINT = "no_checkpoint", 404, _("The audit log has no signed checkpoint yet.")
+    NO_CHECKPOINT = "no_checkpoint", 404, _("The audit log has no signed checkpoint of that size.")
+    UNKNOWN_WITNESS = "unknown_witness", 404, _("No witness is registered under this name.")
     # --- Method (405) ---
     METHOD_NOT_ALLOWED = "method_not_allowed", 405, _("This address does not accept this HTTP method.")
     # --- Accept header (406) ---

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from audit.proofs import checkpoint_latest, consistency_for, inclusion_for
+from audit.witnesses import cosignature_add, cosignature_lines
 from core.errors import ErrorCode, PlatformError, error_responses
 from core.keys import platform_key
 
@@ -43,26 +44,34 @@ def _size_parameter(name: str, description: Any, *, required: bool = False) -> O
 
 class CheckpointApi(APIView):
     permission_classes = [AllowAny]
-    error_codes = (ErrorCode.NOT_ACCEPTABLE, ErrorCode.NO_CHECKPOINT, ErrorCode.SIGNING_KEY_UNAVAILABLE)
+    error_codes = (ErrorCode.NOT_ACCEPTABLE, ErrorCode.PROOF_SIZE, ErrorCode.NO_CHECKPOINT,
+                   ErrorCode.SIGNING_KEY_UNAVAILABLE)
 
     @extend_schema(
         summary=_("The audit log's latest signed checkpoint (a C2SP signed note)"),
         description=_("Verify `note` with the platform's pinned public key: its body is the origin, the tree "
                       "size and the base64 root hash, each on a line; its signature line is the C2SP signed-note "
-                      "format (Ed25519)."),
+                      "format (Ed25519), followed by the witnesses' cosignature lines. `tree_size` asks for an older "
+                      "checkpoint (witnesses cosign a little behind the newest)."),
+        parameters=[_size_parameter("tree_size", _("The size of the checkpoint wanted; the newest by default."))],
         responses={200: inline_serializer("LogCheckpoint", {
             "origin": serializers.CharField(), "tree_size": serializers.IntegerField(),
             "root_hash": serializers.CharField(help_text=_("hex")), "created_at": serializers.DateTimeField(),
-            "note": serializers.CharField(help_text=_("The C2SP signed note, verbatim.")),
+            "note": serializers.CharField(help_text=_("The C2SP signed note, verbatim, with the witnesses' "
+                                                      "cosignature lines.")),
+            "cosignatures": serializers.ListField(child=serializers.CharField(), help_text=_(
+                "The witnesses that cosigned this checkpoint.")),
         }), **error_responses(error_codes)},
         auth=[],
     )
     def get(self, request: Request) -> Response:
-        checkpoint = checkpoint_latest()
+        checkpoint = checkpoint_latest(tree_size=_whole(request, "tree_size"))
         raw = platform_key().public_key.public_bytes_raw()
+        lines = cosignature_lines(checkpoint)
         return Response({"origin": checkpoint.origin, "tree_size": checkpoint.tree_size,
                          "root_hash": checkpoint.root_hash, "created_at": checkpoint.created_at.isoformat(),
-                         "note": checkpoint.signed_note(raw)})
+                         "note": checkpoint.signed_note(raw) + "".join(f"{line}\n" for line in lines),
+                         "cosignatures": [line[2:].split(" ", 1)[0] for line in lines]})
 
 
 class InclusionProofApi(APIView):
@@ -119,3 +128,35 @@ class ConsistencyProofApi(APIView):
         assert first is not None
         second, proof = consistency_for(first=first, second=_whole(request, "second"))
         return Response({"first": first, "second": second, "proof": proof})
+
+
+class CosignatureApi(APIView):
+    permission_classes = [AllowAny]
+    error_codes = (ErrorCode.NOT_ACCEPTABLE, ErrorCode.INVALID_JSON, ErrorCode.INVALID_INPUT,
+                   ErrorCode.COSIGNATURE_INVALID, ErrorCode.UNKNOWN_WITNESS, ErrorCode.NO_CHECKPOINT)
+
+    @extend_schema(
+        summary=_("A witness submits its cosignature of a checkpoint (C2SP cosignature/v1)"),
+        description=_("The cosignature is its own authentication: it must verify with the registered witness's "
+                      "key over the checkpoint of `tree_size`. `python -m audit.witness` makes and submits it."),
+        request=inline_serializer("CosignatureIn", {
+            "witness": serializers.CharField(), "tree_size": serializers.IntegerField(),
+            "timestamp": serializers.IntegerField(), "signature": serializers.CharField(help_text=_("base64")),
+        }),
+        responses={201: inline_serializer("CosignatureOut", {
+            "witness": serializers.CharField(), "tree_size": serializers.IntegerField()}),
+            **error_responses(error_codes)},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data
+        if not isinstance(body, dict):
+            raise PlatformError(ErrorCode.INVALID_JSON)
+        try:
+            witness, signature = str(body["witness"]), str(body["signature"])
+            tree_size, timestamp = int(body["tree_size"]), int(body["timestamp"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlatformError(ErrorCode.INVALID_INPUT, _(
+                "Send witness, tree_size, timestamp (whole numbers) and signature (base64).")) from exc
+        cosignature_add(witness_name=witness, tree_size=tree_size, timestamp=timestamp, signature=signature)
+        return Response({"witness": witness, "tree_size": tree_size}, status=201)

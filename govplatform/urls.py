@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .log_api import CheckpointApi, ConsistencyProofApi, InclusionProofApi
+from .log_api import CheckpointApi, ConsistencyProofApi, CosignatureApi, InclusionProofApi
 from .second_factor_views import second_factor_enrol, second_factor_verify
 from .views import HealthApi, PlatformKeyApi
 
@@ -30,6 +30,7 @@ urlpatterns = [
     path("api/v1/audit/checkpoint", CheckpointApi.as_view(), name="audit-checkpoint"),
     path("api/v1/audit/proof/inclusion", InclusionProofApi.as_view(), name="audit-inclusion-proof"),
     path("api/v1/audit/proof/consistency", ConsistencyProofApi.as_view(), name="audit-consistency-proof"),
+    path("api/v1/audit/cosignatures", CosignatureApi.as_view(), name="audit-cosignatures"),
     path("api/v1/", include("exchange.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Its script served apart and its page free of inline styles, under the strict Content Security Policy.

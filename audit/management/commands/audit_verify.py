@@ -9,6 +9,7 @@ from audit.models import Checkpoint
 from audit.notes import checkpoint_note_parse
 from audit.sequencer import log_sequence
 from audit.verify import log_verify
+from audit.witnesses import witnessed_checkpoint
 from core.crypto import load_ed25519_public_key
 from core.errors import PlatformError
 from core.keys import platform_key
@@ -29,6 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--save-checkpoint", type=Path, metavar="FILE",
                             help="after a clean run, write the newest signed checkpoint (C2SP note) here; keep "
                                  "it outside the platform and pass it as --trusted-checkpoint next time")
+        parser.add_argument("--require-witnesses", type=int, default=0, metavar="N",
+                            help="trust only history that N registered witnesses cosigned: fail unless a "
+                                 "checkpoint carries N valid cosignatures (and the log verifies up to it)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         public_key: Ed25519PublicKey
@@ -48,6 +52,14 @@ class Command(BaseCommand):
         if options["sequence_first"]:
             log_sequence(checkpoint_now=True)
         report = log_verify(public_key=public_key, trusted=trusted)
+        if options["require_witnesses"] > 0:
+            witnessed, names = witnessed_checkpoint(required=options["require_witnesses"])
+            if witnessed is None:
+                report.fail(None, f"no checkpoint carries {options['require_witnesses']} valid witness "
+                                  f"cosignatures: nothing here is history the witnesses vouch for")
+            else:
+                self.stdout.write(f"Witnessed: the checkpoint of {witnessed.tree_size} leaves is cosigned by "
+                                  f"{', '.join(names)}; the log verifies up to and beyond it.")
         self.stdout.write(f"leaves: {report.tree_size}  checkpoints checked: {report.checkpoints_checked}  "
                           f"awaiting sequencing: {report.unsequenced}  "
                           f"awaiting a checkpoint: {report.awaiting_checkpoint}")
